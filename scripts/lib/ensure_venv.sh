@@ -1,0 +1,38 @@
+# Sourced by the scripts: makes .venv (Python 3.11) when missing and installs the
+# project into it whenever pyproject.toml changed since the last install.
+# Usage: source scripts/lib/ensure_venv.sh [extra]   (extra: "dev" for the test tools)
+set -euo pipefail
+PROJECT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$PROJECT_ROOT"
+EXTRA="${1:-}"
+
+find_python() {
+    for candidate in python3.11 python3 python; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+           "$candidate" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null; then
+            echo "$candidate"; return 0
+        fi
+    done
+    echo "error: Python 3.11 is needed (python3.11 or python3 on PATH)" >&2
+    return 1
+}
+
+if [ ! -x .venv/bin/python ]; then
+    PYTHON="$(find_python)"
+    echo "Creating .venv with $("$PYTHON" --version)"
+    "$PYTHON" -m venv .venv
+fi
+
+STAMP=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${EXTRA:+-$EXTRA}"
+if [ ! -f "$STAMP" ]; then
+    echo "Installing the project into .venv (first run builds vnpy_ctp/vnpy_sopt: a few minutes)"
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    if [ -n "$EXTRA" ]; then
+        .venv/bin/python -m pip install --quiet -e ".[$EXTRA]"
+    else
+        .venv/bin/python -m pip install --quiet -e .
+    fi
+    rm -f .venv/.installed-*
+    touch "$STAMP"
+fi
+PYTHON_BIN="$PROJECT_ROOT/.venv/bin/python"

@@ -1,0 +1,136 @@
+"""The typed shape of ``config/strategy_config.yaml`` (and its timeframe overrides).
+
+Every key of the specification is here. Required keys have no default: the
+shipped file holds them all, and a file that loses one is refused rather than
+silently filled in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Literal
+
+from src.main.config.typed_builder import InvalidField, bounded
+
+# A period whose end is before its start is a night session crossing midnight:
+# it must start in the evening and end in the early morning.
+NIGHT_START_EARLIEST = time(18, 0)
+NIGHT_END_LATEST = time(6, 0)
+
+
+@dataclass(frozen=True)
+class StrategySetting:
+    max_positions: int = field(metadata=bounded(ge=1))
+    position_ratio: float = field(metadata=bounded(gt=0.0, le=1.0))
+    strike_level: int = field(metadata=bounded(ge=1))
+    bar_window: int = field(metadata=bounded(ge=1))
+    bar_interval: Literal["MINUTE", "HOUR"]
+
+
+@dataclass(frozen=True)
+class StrategyDefinition:
+    class_name: str = field(metadata=bounded(pattern=r"[A-Za-z_][A-Za-z0-9_]*"))
+    setting: StrategySetting
+    strategy_name: str = field(default="volatility_strategy", metadata=bounded(pattern=r"[A-Za-z0-9_\-]+"))
+
+
+@dataclass(frozen=True)
+class TradingPeriod:
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        if self.end == self.start:
+            raise InvalidField("end", f"period {self.start:%H:%M}-{self.end:%H:%M} is empty")
+        if self.end < self.start and not (self.start >= NIGHT_START_EARLIEST and self.end <= NIGHT_END_LATEST):
+            raise InvalidField(
+                "end",
+                f"end {self.end:%H:%M} is before start {self.start:%H:%M}; only a night period "
+                f"(start at or after {NIGHT_START_EARLIEST:%H:%M}, end by {NIGHT_END_LATEST:%H:%M}) may cross midnight",
+            )
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end < self.start
+
+    def contains(self, moment: time) -> bool:
+        if self.crosses_midnight:
+            return moment >= self.start or moment < self.end
+        return self.start <= moment < self.end
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    max_restart_count: int = field(metadata=bounded(ge=0))
+    restart_delay: float = field(metadata=bounded(gt=0.0))
+    trading_periods: tuple[TradingPeriod, ...]
+
+    def __post_init__(self) -> None:
+        if not self.trading_periods:
+            raise InvalidField("trading_periods", "needs at least one period")
+
+
+@dataclass(frozen=True)
+class GreeksLimits:
+    delta: float = field(metadata=bounded(ge=0.0))
+    gamma: float = field(metadata=bounded(ge=0.0))
+    vega: float = field(metadata=bounded(ge=0.0))
+
+
+@dataclass(frozen=True)
+class GreeksRiskConfig:
+    risk_free_rate: float = field(metadata=bounded(gt=-0.1, lt=1.0))
+    position_limits: GreeksLimits
+    portfolio_limits: GreeksLimits
+
+
+@dataclass(frozen=True)
+class OrderExecutionConfig:
+    timeout_seconds: float = field(metadata=bounded(gt=0.0))
+    max_retries: int = field(metadata=bounded(ge=0))
+    slippage_ticks: int = field(metadata=bounded(ge=0))
+
+
+@dataclass(frozen=True)
+class DeltaHedgingConfig:
+    target_delta: float
+    hedging_band: float = field(metadata=bounded(ge=0.0))
+
+
+@dataclass(frozen=True)
+class GammaScalpingConfig:
+    rebalance_threshold: float = field(metadata=bounded(gt=0.0))
+
+
+@dataclass(frozen=True)
+class HedgingSection:
+    delta_hedging: DeltaHedgingConfig
+    gamma_scalping: GammaScalpingConfig
+
+
+@dataclass(frozen=True)
+class AdvancedOrdersConfig:
+    default_iceberg_batch_size: int = field(metadata=bounded(ge=1))
+    default_twap_slices: int = field(metadata=bounded(ge=1))
+    default_time_window_seconds: float = field(metadata=bounded(gt=0.0))
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """Everything ``config/strategy_config.yaml`` (merged with an override) says."""
+
+    strategies: tuple[StrategyDefinition, ...]
+    runtime: RuntimeConfig
+    greeks_risk: GreeksRiskConfig
+    order_execution: OrderExecutionConfig
+    hedging: HedgingSection
+    advanced_orders: AdvancedOrdersConfig
+
+    def __post_init__(self) -> None:
+        if not self.strategies:
+            raise InvalidField("strategies", "needs at least one strategy")
+        names = [s.strategy_name for s in self.strategies]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                raise InvalidField(f"strategies[{index}].strategy_name",
+                                   f"strategy_name {name!r} is already used by strategies[{names.index(name)}]")

@@ -1,0 +1,33 @@
+"""Logging for the project's processes: console and an optional file, secrets masked everywhere."""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+from src.main.config.secret_value import SecretMaskingFilter
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def configure_logging(level: str = "INFO", log_file: Path | None = None, console: bool = True,
+                      max_bytes: int = 20 * 1024 * 1024, backup_count: int = 10) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+    handlers: list[logging.Handler] = []
+    if console:
+        handlers.append(logging.StreamHandler())
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"))
+    masking = SecretMaskingFilter()
+    formatter = logging.Formatter(LOG_FORMAT)
+    for handler in handlers:
+        handler.addFilter(masking)
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
