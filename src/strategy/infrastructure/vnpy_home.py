@@ -6,12 +6,18 @@ vnpy picks its working folder when ``vnpy.trader.utility`` is first imported:
 vnpy's folder for the whole process (settings file, vnpy's own logs). The
 database timezone is fixed to the exchanges' (Asia/Shanghai) before vnpy's
 database module reads it.
+
+The process timezone is set to Asia/Shanghai too: vnpy's database drivers store
+naive exchange-local datetimes and read them back with ``naive.timestamp()``,
+which uses the machine's timezone, so on a machine not set to China time every
+loaded bar would be shifted by the difference (8 hours on a UTC server).
 """
 from __future__ import annotations
 
 import importlib
 import os
 import sys
+import time
 from pathlib import Path
 
 from src.paths import DATA_DIR
@@ -21,6 +27,7 @@ EXCHANGE_TIMEZONE = "Asia/Shanghai"
 
 def ensure_vnpy_home(data_dir: Path = DATA_DIR) -> Path:
     """Import vnpy's utility module with ``data_dir`` as its working folder; return vnpy's folder."""
+    _use_exchange_timezone()
     if "vnpy.trader.utility" not in sys.modules:
         (data_dir / ".vntrader").mkdir(parents=True, exist_ok=True)
         previous = os.getcwd()
@@ -35,3 +42,10 @@ def ensure_vnpy_home(data_dir: Path = DATA_DIR) -> Path:
 
     SETTINGS["database.timezone"] = EXCHANGE_TIMEZONE
     return TEMP_DIR
+
+
+def _use_exchange_timezone() -> None:
+    if os.environ.get("TZ") == EXCHANGE_TIMEZONE or not hasattr(time, "tzset"):
+        return  # on Windows there is no tzset: the machine's own zone must be China Standard Time
+    os.environ["TZ"] = EXCHANGE_TIMEZONE
+    time.tzset()

@@ -1,0 +1,210 @@
+"""``python -m src.main.data``: bring your own history into the database, and read it back.
+
+  import-ticks --file F --symbol IF2101 --exchange CFFEX [--save-ticks]
+      Reads a CTP-style tick CSV (plain or .gz), builds session-aware 1-minute bars
+      with BarPipeline and saves them (and, with --save-ticks, the ticks) to the
+      configured database. Bad rows are counted by reason and reported at the end;
+      they never stop the import. Importing the same file twice leaves the same bars.
+
+  export-bars --symbol IF2101 --exchange CFFEX --window 15 [--interval MINUTE|HOUR]
+              [--start D] [--end D] --out F.csv
+      Writes the bars BarPipeline builds from the stored 1-minute bars:
+      datetime,open,high,low,close,volume,turnover,open_interest (datetime in
+      exchange local time, ISO 8601 with its offset).
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from pathlib import Path
+
+from src.main.bootstrap.database_factory import create_database, database_settings_from_environment
+from src.main.config.errors import UserInputError
+from src.main.utils.cli import OneLineArgumentParser, iso_date, run_cli
+from src.strategy.infrastructure.bar_pipeline import BarPipeline
+from src.strategy.infrastructure.tick_csv import read_ctp_tick_csv
+from vnpy.trader.constant import Exchange, Interval
+from vnpy.trader.object import BarData, TickData
+
+PROG = "python -m src.main.data"
+SAVE_BATCH = 20_000
+SHOWN_BAD_ROWS = 5
+EXPORT_COLUMNS = ("datetime", "open", "high", "low", "close", "volume", "turnover", "open_interest")
+EARLIEST = date(1990, 1, 1)
+LATEST = date(2100, 1, 1)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = OneLineArgumentParser(prog=PROG, description="Import ticks and export bars.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
+
+    importer = commands.add_parser("import-ticks", help="tick CSV -> 1-minute bars in the database")
+    importer.add_argument("--file", type=Path, required=True)
+    importer.add_argument("--symbol", required=True)
+    importer.add_argument("--exchange", type=exchange_argument, required=True)
+    importer.add_argument("--save-ticks", action="store_true", help="also store the ticks themselves")
+    importer.add_argument("--no-progress", action="store_true")
+
+    exporter = commands.add_parser("export-bars", help="stored 1-minute bars -> N-minute/hour bars CSV")
+    exporter.add_argument("--symbol", required=True)
+    exporter.add_argument("--exchange", type=exchange_argument, required=True)
+    exporter.add_argument("--window", type=positive_int, default=1)
+    exporter.add_argument("--interval", choices=("MINUTE", "HOUR"), default="MINUTE")
+    exporter.add_argument("--start", type=iso_date, default=EARLIEST)
+    exporter.add_argument("--end", type=iso_date, default=LATEST)
+    exporter.add_argument("--out", type=Path, required=True)
+
+    args = parser.parse_args(argv)
+    if args.command == "import-ticks":
+        return import_ticks(args.file, args.symbol, args.exchange, args.save_ticks, not args.no_progress)
+    return export_bars(args.symbol, args.exchange, args.window, Interval[args.interval],
+                       args.start, args.end, args.out)
+
+
+def exchange_argument(text: str) -> Exchange:
+    try:
+        return Exchange(text.upper())
+    except ValueError:
+        import argparse
+        known = ", ".join(e.value for e in (Exchange.CFFEX, Exchange.SHFE, Exchange.DCE, Exchange.CZCE,
+                                            Exchange.INE, Exchange.GFEX, Exchange.SSE, Exchange.SZSE))
+        raise argparse.ArgumentTypeError(f"unknown exchange {text!r} (for example: {known})") from None
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        import argparse
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def import_ticks(file: Path, symbol: str, exchange: Exchange, save_ticks: bool, progress: bool) -> int:
+    if not file.is_file():
+        raise UserInputError(f"{file}: file not found")
+    settings = database_settings_from_environment()
+    database = create_database(settings)
+    pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
+    rejected: Counter[str] = Counter()
+    first_bad_rows: list[str] = []
+    bars: list[BarData] = []
+    ticks: list[TickData] = []
+    rows_read = bars_written = ticks_written = 0
+
+    rows = read_ctp_tick_csv(file, symbol, exchange, gateway_name="IMPORT")
+    with _progress(file, progress) as bar_of_rows:
+        for line, item in rows:
+            if line == 1 and isinstance(item, str):
+                raise UserInputError(f"{file}: {item}")
+            rows_read += 1
+            bar_of_rows.update(1)
+            if isinstance(item, str):
+                rejected[_reason_kind(item)] += 1
+                if len(first_bad_rows) < SHOWN_BAD_ROWS:
+                    first_bad_rows.append(f"line {line}: {item}")
+                continue
+            bars.extend(pipeline.update_tick(item))
+            if save_ticks:
+                ticks.append(item)
+            if len(bars) >= SAVE_BATCH:
+                bars_written += _save_bars(database, bars)
+            if len(ticks) >= SAVE_BATCH:
+                ticks_written += _save_ticks(database, ticks)
+        bars.extend(pipeline.flush())
+        bars_written += _save_bars(database, bars)
+        ticks_written += _save_ticks(database, ticks)
+
+    for reason, count in pipeline.stats.ticks_discarded.items():
+        if count:
+            rejected[reason.value.replace("_", " ")] += count
+    for detail in first_bad_rows:
+        print(f"  rejected {detail}")
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(rejected.items())) or "none"
+    tick_part = f", {ticks_written} ticks written" if save_ticks else ""
+    print(f"{symbol}.{exchange.value} from {file}: {rows_read} rows read, {bars_written} 1-minute bars "
+          f"written{tick_part}, {sum(rejected.values())} rows rejected ({reasons}); "
+          f"database: {settings.describe()}")
+    return 0
+
+
+def export_bars(symbol: str, exchange: Exchange, window: int, interval: Interval,
+                start: date, end: date, out: Path) -> int:
+    if start > end:
+        raise UserInputError(f"--start {start} is after --end {end}")
+    settings = database_settings_from_environment()
+    database = create_database(settings)
+    minute_bars = database.load_bar_data(symbol, exchange, Interval.MINUTE,
+                                         datetime.combine(start, time.min), datetime.combine(end, time.max))
+    if not minute_bars:
+        raise UserInputError(
+            f"no 1-minute bars of {symbol}.{exchange.value} between {start} and {end} in {settings.describe()}; "
+            f"import them with: {PROG} import-ticks --file F --symbol {symbol} --exchange {exchange.value}")
+    pipeline = BarPipeline(window=window, interval=interval)
+    window_bars: list[BarData] = []
+    for bar in minute_bars:
+        window_bars.extend(pipeline.update_bar(bar))
+    window_bars.extend(pipeline.flush())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(EXPORT_COLUMNS)
+        for bar in window_bars:
+            writer.writerow((bar.datetime.isoformat(), bar.open_price, bar.high_price, bar.low_price,
+                             bar.close_price, bar.volume, bar.turnover, bar.open_interest))
+    unit = "minute" if interval == Interval.MINUTE else "hour"
+    discarded = pipeline.stats.bars_discarded_total
+    print(f"{symbol}.{exchange.value}: {len(window_bars)} {window}-{unit} bars from {len(minute_bars)} "
+          f"1-minute bars written to {out}" + (f" ({discarded} 1-minute bars discarded)" if discarded else ""))
+    return 0
+
+
+def _save_bars(database, bars: list[BarData]) -> int:
+    count = len(bars)
+    if bars:
+        database.save_bar_data(bars)
+        bars.clear()
+    return count
+
+
+def _save_ticks(database, ticks: list[TickData]) -> int:
+    count = len(ticks)
+    if ticks:
+        database.save_tick_data(ticks)
+        ticks.clear()
+    return count
+
+
+def _reason_kind(reason: str) -> str:
+    """Group bad rows by what is wrong, not by the offending value: drop trailing quoted values."""
+    kind, removed = re.subn(r":\s*'[^']*'$", "", reason)
+    if not removed:
+        kind = re.sub(r" '[^']*'$", "", kind)
+    return re.sub(r"\d+", "N", kind)
+
+
+class _progress:
+    """A progress bar over the file's rows, on a terminal only (tqdm disables itself elsewhere)."""
+
+    def __init__(self, file: Path, enabled: bool) -> None:
+        from tqdm import tqdm
+        total = _count_rows(file) if enabled else None
+        self._bar = tqdm(total=total, unit="rows", desc=file.name, disable=None if enabled else True)
+
+    def __enter__(self):
+        return self._bar
+
+    def __exit__(self, *exc_info) -> None:
+        self._bar.close()
+
+
+def _count_rows(file: Path) -> int:
+    opener = gzip.open if file.suffix == ".gz" else open
+    with opener(file, "rb") as stream:
+        return max(sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b"")) - 1, 0)
+
+
+if __name__ == "__main__":
+    run_cli(main, prog=PROG)
