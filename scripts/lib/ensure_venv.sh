@@ -23,8 +23,10 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 
-STAMP=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${EXTRA:+-$EXTRA}"
-if [ ! -f "$STAMP" ]; then
+HASH="$(sha256sum pyproject.toml | cut -c1-16)"
+STAMP=".venv/.installed-$HASH${EXTRA:+-$EXTRA}"
+# An install with the dev tools also serves the scripts that need no extra.
+if [ ! -f "$STAMP" ] && { [ -n "$EXTRA" ] || [ ! -f ".venv/.installed-$HASH-dev" ]; }; then
     echo "Installing the project into .venv (first run builds vnpy_ctp/vnpy_sopt: a few minutes)"
     .venv/bin/python -m pip install --quiet --upgrade pip
     if [ -n "$EXTRA" ]; then
@@ -32,7 +34,7 @@ if [ ! -f "$STAMP" ]; then
     else
         .venv/bin/python -m pip install --quiet -e .
     fi
-    rm -f .venv/.installed-*
+    find .venv -maxdepth 1 -name '.installed-*' ! -name ".installed-$HASH*" -delete
     touch "$STAMP"
 fi
 PYTHON_BIN="$PROJECT_ROOT/.venv/bin/python"

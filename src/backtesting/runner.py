@@ -1,0 +1,213 @@
+"""BacktestRunner: the backtest flow of the specification, end to end.
+
+1. strategy configuration  2. products from trading_target.yaml  3. the futures
+listed over the dates (SymbolGenerator)  4. their options found in the database
+(OptionDiscoveryService)  5. contracts registered (ContractRegistry)
+6. vnpy_portfoliostrategy's BacktestingEngine set up  7. run, then the report.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from vnpy.trader.database import BaseDatabase
+
+from src.backtesting.config import BacktestConfig
+from src.backtesting.contract.contract_registry import ContractFactory, ContractRegistry
+from src.backtesting.contract.exchange_resolver import ExchangeResolver, UnknownProductError
+from src.backtesting.contract.expiry_calculator import ExpiryCalculator
+from src.backtesting.discovery.option_discovery import OptionDiscoveryService
+from src.backtesting.discovery.symbol_generator import SymbolGenerator
+from src.backtesting.engine import OptionBacktestingEngine
+from src.backtesting.report import (
+    TradeCounts,
+    count_trades,
+    format_statistics,
+    write_chart,
+    write_summary,
+    write_trades,
+)
+from src.main.config.errors import UserInputError
+from src.main.config.schema import StrategyConfig, StrategyDefinition
+from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
+from src.strategy.strategy_entry import StrategyEntry
+
+logger = logging.getLogger("backtesting")
+
+STRATEGY_CLASSES = {"StrategyEntry": StrategyEntry}
+
+
+class BacktestFailedError(Exception):
+    """The strategy raised during the replay: the run log has the traceback."""
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    output_dir: Path
+    summary: dict[str, Any]
+    statistics_table: str
+    counts: TradeCounts
+    vt_symbols: tuple[str, ...] = field(default=())
+
+
+class BacktestRunner:
+    def __init__(self, strategy_config: StrategyConfig, products: tuple[str, ...], backtest: BacktestConfig,
+                 database: BaseDatabase, config_file: Path, override_config_file: Path | None = None) -> None:
+        self.strategy_config = strategy_config
+        self.products = products
+        self.backtest = backtest
+        self.database = database
+        self.config_file = config_file
+        self.override_config_file = override_config_file
+        self.calendar = load_cn_calendar()
+        self.resolver = ExchangeResolver()
+        self.expiry_calculator = ExpiryCalculator(self.calendar, self.resolver)
+        self.factory = ContractFactory(self.expiry_calculator, backtest.product_specs, self.resolver)
+        self.last_engine: OptionBacktestingEngine | None = None
+        self.registry: ContractRegistry | None = None
+
+    # ---------------------------------------------------------------- universe
+    def strategy_definition(self) -> StrategyDefinition:
+        definition = self.strategy_config.strategies[0]
+        if definition.class_name not in STRATEGY_CLASSES:
+            raise UserInputError(
+                f"{self.config_file}: strategies[0].class_name: unknown strategy class {definition.class_name!r} "
+                f"(known: {', '.join(sorted(STRATEGY_CLASSES))})")
+        return definition
+
+    def universe(self) -> ContractRegistry:
+        """Futures of the products listed over the dates, with bars in the database, and their options."""
+        for product in self.products:
+            try:
+                self.resolver.resolve(product)
+            except UnknownProductError:
+                raise UserInputError(
+                    f"trading_target.yaml: unknown product {product!r} "
+                    f"(known: {', '.join(self.resolver.products())})") from None
+            if not self.resolver.option_products_of(product):
+                raise UserInputError(f"trading_target.yaml: product {product} has no listed options to trade")
+            self.backtest.spec(product)
+
+        generator = SymbolGenerator(self.expiry_calculator)
+        with_bars = self._futures_with_bars()
+        futures: list[str] = []
+        for product in self.products:
+            listed = [self.resolver.vt_symbol(symbol) for symbol in generator.symbols(product, self.backtest.start,
+                                                                                        self.backtest.end)]
+            found = [vt for vt in listed if vt in with_bars]
+            if not found:
+                raise UserInputError(
+                    f"no 1-minute bars of {product} futures ({', '.join(listed)}) between {self.backtest.start} and "
+                    f"{self.backtest.end} in the database; create the sample market with "
+                    f"scripts/run_backtesting.sh (or --sample-market), or import your own with "
+                    f"python -m src.main.data import-ticks")
+            futures.extend(found)
+
+        registry = ContractRegistry()
+        self.factory.register(registry, [vt.rsplit(".", 1)[0] for vt in futures])
+        discovered = OptionDiscoveryService(self.database, self.resolver).discover(futures)
+        start = datetime.combine(self.backtest.start, time.min)
+        end = datetime.combine(self.backtest.end, time.max)
+        for options in discovered.values():
+            in_window = [o for o in options if o.first_bar and o.last_bar
+                         and o.first_bar.replace(tzinfo=None) <= end and o.last_bar.replace(tzinfo=None) >= start]
+            self.factory.register(registry, [option.parsed.symbol for option in in_window])
+        if not any(info.is_option for info in registry):
+            raise UserInputError(
+                f"no option bars for {', '.join(futures)} between {self.backtest.start} and {self.backtest.end} "
+                "in the database: the strategy trades options")
+        return registry
+
+    def _futures_with_bars(self) -> set[str]:
+        start, end = self.backtest.start, self.backtest.end
+        found = set()
+        for overview in self.database.get_bar_overview():
+            if overview.start is None or overview.end is None or overview.exchange is None:
+                continue
+            if overview.start.date() <= end and overview.end.date() >= start:
+                found.add(f"{overview.symbol}.{overview.exchange.value}")
+        return found
+
+    # -------------------------------------------------------------------- run
+    def prepare_engine(self, strategy_class=None, setting: dict | None = None) -> OptionBacktestingEngine:
+        """An engine with the universe's data loaded and the strategy added, ready to replay."""
+        definition = self.strategy_definition()
+        registry = self.registry = self.universe()
+        vt_symbols = sorted(info.vt_symbol for info in registry)
+        warmup_start = self._warmup_start(definition)
+        engine = self.last_engine = OptionBacktestingEngine()
+        engine.set_parameters(
+            vt_symbols=vt_symbols,
+            interval=self.backtest.interval,
+            start=datetime.combine(warmup_start, time.min),
+            end=datetime.combine(self.backtest.end, time.min),
+            rates={info.vt_symbol: self.backtest.rate(info.product) for info in registry},
+            slippages={info.vt_symbol: self.backtest.slippage(info.product) for info in registry},
+            sizes=registry.sizes(),
+            priceticks=registry.priceticks(),
+            capital=self.backtest.capital,
+            risk_free=self.backtest.risk_free,
+            annual_days=self.backtest.annual_days,
+        )
+        if setting is None:
+            setting = dict(vars(definition.setting))
+            setting.update(config_file=str(self.config_file),
+                           override_config_file=str(self.override_config_file or ""))
+        engine.add_strategy(strategy_class or STRATEGY_CLASSES[definition.class_name], setting)
+        logger.info("loading %d contracts (%d options) from %s to %s", len(vt_symbols),
+                    sum(1 for info in registry if info.is_option), warmup_start, self.backtest.end)
+        engine.load_data()
+        if not engine.dts:
+            raise UserInputError(f"no bars loaded between {warmup_start} and {self.backtest.end}")
+        return engine
+
+    def run(self, output_dir: Path, progress_factory=None) -> BacktestResult:
+        definition = self.strategy_definition()
+        output_dir.mkdir(parents=True, exist_ok=True)
+        engine = self.prepare_engine()
+        registry = self.registry
+        vt_symbols = sorted(info.vt_symbol for info in registry)
+
+        progress = progress_factory(len(engine.dts)) if progress_factory else None
+        engine.progress = progress
+        try:
+            engine.run_backtesting()
+        finally:
+            if progress is not None:
+                progress.close()
+        if engine.strategy_failure:
+            raise BacktestFailedError("the strategy raised during the replay; the traceback is in "
+                                      f"{output_dir / 'backtest.log'}")
+
+        daily = engine.calculate_result()
+        statistics = engine.calculate_statistics(daily, output=False) if daily is not None else {}
+        trades = engine.get_all_trades()
+        counts = count_trades(trades, lambda vt: registry.get(vt).is_option)
+        strategy = engine.strategy
+        summary = write_summary(output_dir / "summary.json", statistics, counts, self.backtest.start,
+                                self.backtest.end, extra={
+                                    "capital": self.backtest.capital,
+                                    "strategy_class": definition.class_name,
+                                    "strategy_name": definition.strategy_name,
+                                    "contracts": len(vt_symbols),
+                                    "signal_count": strategy.signal_count,
+                                    "order_count": strategy.order_count,
+                                    "refusal_count": strategy.refusal_count,
+                                })
+        write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
+        write_chart(output_dir / "chart.html", daily,
+                    f"{definition.strategy_name} {self.backtest.start} - {self.backtest.end}")
+        return BacktestResult(output_dir=output_dir, summary=summary,
+                              statistics_table=format_statistics(statistics, counts), counts=counts,
+                              vt_symbols=tuple(vt_symbols))
+
+    def _warmup_start(self, definition: StrategyDefinition) -> date:
+        """Load enough trading days before the start for the indicators; the engine warms up on them."""
+        days = StrategyEntry.warmup_days_for(definition.setting)
+        day = self.backtest.start
+        for _ in range(days):
+            day = self.calendar.previous_trading_day(day)
+        return day

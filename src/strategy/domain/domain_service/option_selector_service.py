@@ -1,0 +1,115 @@
+"""Chooses the option to sell for a signal.
+
+1. Keep puts for ``SELL_PUT``, calls for ``SELL_CALL``.
+2. Keep expiries with ``min_days_to_expiry`` to ``max_days_to_expiry`` calendar
+   days left (both inclusive) and take the nearest of them.
+3. Order that expiry's out-of-the-money strikes away from the money (puts:
+   strikes below the underlying, highest first; calls: above it, lowest first;
+   the at-the-money strike is not out of the money) and take the
+   ``strike_level``-th (1 = the first OTM strike). If two contracts share a
+   strike, the one with more volume counts.
+4. Check that option's liquidity. It is refused, never swapped for a
+   neighbour, so ``strike_level`` keeps its meaning:
+   - it must have a price (last price > 0);
+   - volume >= ``min_volume`` and open interest >= ``min_open_interest``;
+   - the spread is checked only when bid and ask are both known: in a bar
+     backtest neither is and the check is skipped; a one-sided live market
+     (only a bid or only an ask) is refused since it cannot be measured;
+     ``max_spread_ratio`` None switches the spread check off.
+
+The underlying price is the price of the future the product trades (the
+options' index is not quoted separately).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from src.strategy.domain.value_object.market import OptionQuote
+from src.strategy.domain.value_object.selection_result import SelectionResult
+from src.strategy.domain.value_object.signal_type import SignalType
+from src.strategy.domain.value_object.validation import require_int, require_non_negative, require_positive
+
+
+@dataclass(frozen=True)
+class OptionSelectorSettings:
+    strike_level: int = 4
+    min_days_to_expiry: int = 7
+    max_days_to_expiry: int = 60
+    min_volume: float = 0.0
+    min_open_interest: float = 0.0
+    max_spread_ratio: float | None = 0.3
+
+    def __post_init__(self) -> None:
+        owner = "OptionSelectorSettings"
+        require_int(owner, "strike_level", self.strike_level, 1)
+        require_int(owner, "min_days_to_expiry", self.min_days_to_expiry, 0)
+        require_int(owner, "max_days_to_expiry", self.max_days_to_expiry, 0)
+        if self.min_days_to_expiry > self.max_days_to_expiry:
+            raise ValueError(f"{owner}: min_days_to_expiry {self.min_days_to_expiry} is above "
+                             f"max_days_to_expiry {self.max_days_to_expiry}")
+        require_non_negative(owner, "min_volume", self.min_volume)
+        require_non_negative(owner, "min_open_interest", self.min_open_interest)
+        if self.max_spread_ratio is not None:
+            require_positive(owner, "max_spread_ratio", self.max_spread_ratio)
+
+
+class OptionSelectorService:
+    def __init__(self, settings: OptionSelectorSettings = OptionSelectorSettings()) -> None:
+        self.settings = settings
+
+    def select_option(self, chain: Iterable[OptionQuote], signal: SignalType, underlying_price: float,
+                      today: date) -> SelectionResult:
+        s = self.settings
+        signal = SignalType(signal)
+        underlying_price = require_positive("OptionSelectorService", "underlying_price", underlying_price)
+        kind = signal.option_type.value.lower()
+        candidates = [quote for quote in chain if quote.contract.option_type is signal.option_type]
+        if not candidates:
+            return SelectionResult.refused(f"{signal}: no {kind} options in the chain")
+
+        in_window = sorted({quote.contract.expiry for quote in candidates
+                            if s.min_days_to_expiry <= quote.contract.days_to_expiry(today) <= s.max_days_to_expiry})
+        if not in_window:
+            available = sorted({quote.contract.days_to_expiry(today) for quote in candidates})
+            return SelectionResult.refused(
+                f"{signal}: no {kind} expiry with {s.min_days_to_expiry}-{s.max_days_to_expiry} days left "
+                f"(days left in the chain: {available})")
+        expiry = in_window[0]
+
+        by_strike: dict[float, OptionQuote] = {}
+        for quote in candidates:
+            if quote.contract.expiry == expiry and quote.contract.is_out_of_the_money(underlying_price):
+                known = by_strike.get(quote.contract.strike)
+                if known is None or quote.volume > known.volume:
+                    by_strike[quote.contract.strike] = quote
+        ordered = sorted(by_strike.values(), key=lambda quote: quote.contract.otm_amount(underlying_price))
+        if len(ordered) < s.strike_level:
+            return SelectionResult.refused(
+                f"{signal}: only {len(ordered)} out-of-the-money {kind} strikes expiring {expiry.isoformat()} "
+                f"at underlying {underlying_price}, strike_level is {s.strike_level}")
+        quote = ordered[s.strike_level - 1]
+
+        problem = self._liquidity_problem(quote)
+        if problem:
+            return SelectionResult.refused(f"{signal}: {quote.vt_symbol} (strike {quote.contract.strike}) {problem}")
+        return SelectionResult.chosen(
+            quote, f"{signal}: {quote.vt_symbol}, OTM {kind} level {s.strike_level}, strike {quote.contract.strike}, "
+                   f"expiry {expiry.isoformat()} ({quote.contract.days_to_expiry(today)} days)")
+
+    def _liquidity_problem(self, quote: OptionQuote) -> str | None:
+        s = self.settings
+        if quote.last_price <= 0:
+            return "has no price"
+        if quote.volume < s.min_volume:
+            return f"volume {quote.volume:g} is below min_volume {s.min_volume:g}"
+        if quote.open_interest < s.min_open_interest:
+            return f"open interest {quote.open_interest:g} is below min_open_interest {s.min_open_interest:g}"
+        if s.max_spread_ratio is not None:
+            if (quote.bid is None) != (quote.ask is None):
+                return f"has a one-sided market (bid {quote.bid}, ask {quote.ask})"
+            spread = quote.spread_ratio
+            if spread is not None and spread > s.max_spread_ratio:
+                return f"spread {spread:.1%} is above max_spread_ratio {s.max_spread_ratio:.1%}"
+        return None

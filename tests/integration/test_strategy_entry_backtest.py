@@ -1,0 +1,64 @@
+"""StrategyEntry inside vnpy_portfoliostrategy's real BacktestingEngine, on the sample market."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+import pytest
+
+from src.backtesting.config import BacktestConfig
+from src.backtesting.runner import BacktestRunner
+from src.backtesting.sample_market import ensure_sample_market
+from src.main.bootstrap.database_factory import create_database
+from src.main.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
+from src.main.config.env_settings import DatabaseSettings
+from src.paths import CONFIG_DIR
+from src.strategy.domain.event.decision_events import DecisionRefusedEvent, SignalEvent
+from src.strategy.domain.value_object.market import Direction
+
+START, END = date(2026, 1, 5), date(2026, 1, 14)
+OVERRIDE = CONFIG_DIR / "timeframe" / "15m.yaml"
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("entry")
+    database = create_database(DatabaseSettings.from_environment({"VNPY_DATABASE_DATABASE": str(folder / "s.db")}))
+    ensure_sample_market(database, START, END)
+    config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, OVERRIDE)
+    runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=START, end=END), database,
+                            DEFAULT_STRATEGY_CONFIG, OVERRIDE)
+    result = runner.run(folder / "report")
+    return result, runner.last_engine
+
+
+def test_domain_positions_agree_with_vnpy_accounting(finished_run):
+    result, engine = finished_run
+    strategy = engine.strategy
+    assert result.counts.options > 0
+    domain_net = defaultdict(int)
+    for position in strategy.positions.positions():
+        domain_net[position.vt_symbol] += position.volume * (1 if position.direction is Direction.LONG else -1)
+    vnpy_net = {vt: volume for vt, volume in strategy.pos_data.items() if volume}
+    assert dict((vt, v) for vt, v in domain_net.items() if v) == vnpy_net
+    assert len(strategy.positions.trades()) == result.counts.total
+
+
+def test_every_opening_order_follows_a_signal_and_refusals_have_reasons(finished_run):
+    _result, engine = finished_run
+    strategy = engine.strategy
+    events = strategy.published_events
+    signals = [e for e in events if isinstance(e, SignalEvent)]
+    refusals = [e for e in events if isinstance(e, DecisionRefusedEvent)]
+    opening_orders = [order for order in strategy.positions.orders() if order.offset.value == "OPEN"]
+    assert signals and opening_orders
+    assert len(opening_orders) <= sum(1 for s in signals if s.signal.value.startswith("SELL_"))
+    assert all(refusal.reason.strip() for refusal in refusals)
+    assert set(strategy.active_contracts) == {"IF", "IM"}
+    assert strategy.open_position_count <= strategy.setting.max_positions
+
+
+def test_no_trade_before_warmup_and_all_inside_the_window(finished_run):
+    result, engine = finished_run
+    trade_days = {trade.datetime.date() for trade in engine.get_all_trades()}
+    assert trade_days and min(trade_days) > START and max(trade_days) <= END
