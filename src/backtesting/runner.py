@@ -196,6 +196,7 @@ class BacktestRunner:
                                     "signal_count": strategy.signal_count,
                                     "order_count": strategy.order_count,
                                     "refusal_count": strategy.refusal_count,
+                                    "risk_breach_count": strategy.risk_breach_count,
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
         write_chart(output_dir / "chart.html", daily,

@@ -21,12 +21,15 @@ import dataclasses
 import logging
 import math
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from vnpy.trader.constant import Interval
 from vnpy.trader.constant import OptionType as VnpyOptionType
-from vnpy.trader.object import BarData, OrderData, TradeData
+from vnpy.trader.object import BarData, OrderData, TickData, TradeData
 from vnpy_portfoliostrategy import StrategyTemplate
 
 from src.backtesting.contract.contract_registry import ContractFactory, ContractInfo
@@ -42,13 +45,16 @@ from src.strategy.domain.domain_service.option_selector_service import (
     OptionSelectorService,
     OptionSelectorSettings,
 )
+from src.strategy.domain.domain_service.portfolio_risk_aggregator import PortfolioRiskAggregator
 from src.strategy.domain.domain_service.position_sizing_service import PositionSizingService, SizingSettings
+from src.strategy.domain.domain_service.greeks_calculator import GreeksCalculator
 from src.strategy.domain.domain_service.signal_service import SignalService
 from src.strategy.domain.entity.position import Position
 from src.strategy.domain.event.base import DomainEvent
 from src.strategy.domain.event.decision_events import (
     STAGE_EXECUTION,
     STAGE_OPTION_SELECTION,
+    STAGE_RISK,
     STAGE_SIZING,
     DecisionRefusedEvent,
     SignalEvent,
@@ -59,7 +65,9 @@ from src.strategy.domain.value_object.future_quote import FutureQuote
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset, OptionQuote
 from src.strategy.domain.value_object.option_contract import OptionContract, OptionType
 from src.strategy.domain.value_object.order_instruction import OrderInstruction, align_price
+from src.strategy.domain.value_object.risk import PositionGreeks, RiskThresholds
 from src.strategy.domain.value_object.signal_type import CloseReason, SignalType
+from src.strategy.domain.value_object.trading_calendar import act365_year_fraction
 from src.strategy.infrastructure.bar_pipeline import BarPipeline
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 from src.strategy.infrastructure.gateway.vnpy_converters import (
@@ -73,6 +81,8 @@ from src.strategy.infrastructure.gateway.vnpy_trade_execution_gateway import Vnp
 logger = logging.getLogger(__name__)
 
 TRADING_MINUTES_PER_DAY = 240
+EXCHANGE_TIMEZONE = ZoneInfo("Asia/Shanghai")
+OPTION_EXPIRY_TIME = time(15, 0)
 _OPTION_TYPES = {VnpyOptionType.CALL: OptionType.CALL, VnpyOptionType.PUT: OptionType.PUT}
 
 
@@ -90,7 +100,8 @@ class StrategyEntry(StrategyTemplate):
 
     parameters = ["max_positions", "position_ratio", "strike_level", "bar_window", "bar_interval",
                   "config_file", "override_config_file", "warmup_days"]
-    variables = ["active_contracts", "open_position_count", "signal_count", "order_count", "refusal_count"]
+    variables = ["active_contracts", "open_position_count", "signal_count", "order_count", "refusal_count",
+                 "risk_breach_count"]
 
     def __init__(self, strategy_engine, strategy_name: str, vt_symbols: list[str], setting: dict) -> None:
         super().__init__(strategy_engine, strategy_name, vt_symbols, setting)
@@ -99,6 +110,7 @@ class StrategyEntry(StrategyTemplate):
         self.signal_count = 0
         self.order_count = 0
         self.refusal_count = 0
+        self.risk_breach_count = 0
         self.published_events: list[DomainEvent] = []
         self._pending_events: list[DomainEvent] = []
         self._given_setting = dict(setting)
@@ -154,6 +166,13 @@ class StrategyEntry(StrategyTemplate):
         self.sizing_service = PositionSizingService(
             SizingSettings(max_positions=setting.max_positions, position_ratio=setting.position_ratio))
         self.future_selector = BaseFutureSelector()
+        self.greeks_calculator = GreeksCalculator("black76")
+        self.risk_free_rate = config.greeks_risk.risk_free_rate
+        self.risk_aggregator = PortfolioRiskAggregator(RiskThresholds.from_mapping(
+            dataclasses.asdict(config.greeks_risk.position_limits),
+            dataclasses.asdict(config.greeks_risk.portfolio_limits)))
+        self._implied_vols: dict[str, float] = {}
+        self.tick_pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
         self.execution_gateway = VnpyTradeExecutionGateway(self)
         self.order_timeout = timedelta(seconds=config.order_execution.timeout_seconds)
         self.slippage_ticks = config.order_execution.slippage_ticks
@@ -183,6 +202,11 @@ class StrategyEntry(StrategyTemplate):
 
     def on_stop(self) -> None:
         self.write_log("stopped")
+
+    def on_tick(self, tick: TickData) -> None:
+        """Live and paper trading: ticks become session-aware 1-minute bars, then the bar flow."""
+        for bar in self.tick_pipeline.update_tick(tick):
+            self.on_bars({bar.vt_symbol: bar})
 
     def on_bars(self, bars: dict[str, BarData]) -> None:
         if not bars:
@@ -226,6 +250,10 @@ class StrategyEntry(StrategyTemplate):
         self.indicator_service.calculate_bar(instrument, bar)
         if not self.trading:
             return
+        _portfolio, breaches = self.risk_aggregator.evaluate(self._position_greeks(bar.datetime), bar.datetime)
+        self.risk_breach_count += len(breaches)
+        for breach in breaches:
+            self._record(breach)
         self._check_closes(instrument, bar)
         signal = self.signal_service.check_open_signal(instrument, bar)
         if signal is None:
@@ -266,6 +294,18 @@ class StrategyEntry(StrategyTemplate):
                                           self._account(bar.datetime), self.positions.open_position_count())
         if not sizing.is_sized:
             self._refuse(bar.datetime, STAGE_SIZING, contract.vt_symbol, sizing.reason, instrument.product)
+            return
+        candidate = self._candidate_greeks(contract, price, -sizing.volume, bar.datetime)
+        if candidate is None:
+            self._refuse(bar.datetime, STAGE_RISK, contract.vt_symbol,
+                         "no implied volatility reproduces the option's price: its Greeks are unknown",
+                         instrument.product)
+            return
+        decision = self.risk_aggregator.check_open(self._position_greeks(bar.datetime), candidate, bar.datetime)
+        if not decision.approved:
+            for event in decision.events:
+                self._record(event)
+            self._refuse(bar.datetime, STAGE_RISK, contract.vt_symbol, decision.reason, instrument.product)
             return
         limit = max(price - self.slippage_ticks * contract.pricetick, contract.pricetick)
         self._send(OrderInstruction(
@@ -334,6 +374,55 @@ class StrategyEntry(StrategyTemplate):
                 self.instruments.set_active_contract(product, target, now)
                 self.active_contracts[product] = target
                 self.write_log(f"{product}: active contract {current or '-'} -> {target}")
+
+    # ------------------------------------------------------------- Greeks
+    def _option_greeks(self, contracts: list[OptionContract], prices: list[float], now: datetime) -> list:
+        """Per-lot Greeks of each option (None where unknown), in the units of the risk limits.
+
+        Units: delta and gamma per lot in underlying points, vega in points per 1 vol point,
+        theta in points per calendar day; times the contract multiplier they are CNY.
+        Volatility is implied from the option's price on its mapped future (Black-76); when
+        no volatility reproduces the price (a print below intrinsic) the last good one is used.
+        """
+        if not contracts:
+            return []
+        underlying = np.array([self._last_prices.get(c.underlying_vt_symbol, np.nan) for c in contracts])
+        strikes = np.array([c.strike for c in contracts])
+        kinds = np.array([1 if c.option_type is OptionType.CALL else -1 for c in contracts])
+        years = np.array([max(act365_year_fraction(now, datetime.combine(c.expiry, OPTION_EXPIRY_TIME,
+                                                                          EXCHANGE_TIMEZONE)), 1e-6)
+                          for c in contracts])
+        implied = self.greeks_calculator.implied_volatility_batch(
+            np.array(prices, dtype=float), kinds, underlying, strikes, years, self.risk_free_rate)
+        for index, contract in enumerate(contracts):
+            if np.isfinite(implied[index]):
+                self._implied_vols[contract.vt_symbol] = float(implied[index])
+            else:
+                implied[index] = self._implied_vols.get(contract.vt_symbol, np.nan)
+        greeks = self.greeks_calculator.calculate_batch(kinds, underlying, strikes, years, self.risk_free_rate,
+                                                        implied)
+        result = []
+        for index in range(len(contracts)):
+            values = (greeks.delta[index], greeks.gamma[index], greeks.vega[index] / 100.0,
+                      greeks.theta[index] / 365.0)
+            result.append(values if all(np.isfinite(v) for v in values) else None)
+        return result
+
+    def _position_greeks(self, now: datetime) -> list[PositionGreeks]:
+        held = [p for p in self.positions.positions() if p.vt_symbol in self.options]
+        contracts = [self.options[p.vt_symbol] for p in held]
+        prices = [self._last_prices.get(p.vt_symbol, p.avg_price) for p in held]
+        found = []
+        for position, greeks in zip(held, self._option_greeks(contracts, prices, now)):
+            if greeks is not None:
+                found.append(PositionGreeks(position.vt_symbol, position.volume * position.direction.sign, 1.0,
+                                            *greeks))
+        return found
+
+    def _candidate_greeks(self, contract: OptionContract, price: float, lots: int,
+                          now: datetime) -> PositionGreeks | None:
+        (greeks,) = self._option_greeks([contract], [price], now)
+        return None if greeks is None else PositionGreeks(contract.vt_symbol, lots, 1.0, *greeks)
 
     # ------------------------------------------------------------ helpers
     def _account(self, now: datetime) -> AccountSnapshot:

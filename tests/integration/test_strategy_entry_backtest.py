@@ -21,10 +21,17 @@ OVERRIDE = CONFIG_DIR / "timeframe" / "15m.yaml"
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def sample_database(tmp_path_factory):
     folder = tmp_path_factory.mktemp("entry")
     database = create_database(DatabaseSettings.from_environment({"VNPY_DATABASE_DATABASE": str(folder / "s.db")}))
     ensure_sample_market(database, START, END)
+    return database
+
+
+@pytest.fixture(scope="module")
+def finished_run(sample_database, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    database = sample_database
     config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, OVERRIDE)
     runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=START, end=END), database,
                             DEFAULT_STRATEGY_CONFIG, OVERRIDE)
@@ -62,3 +69,19 @@ def test_no_trade_before_warmup_and_all_inside_the_window(finished_run):
     result, engine = finished_run
     trade_days = {trade.datetime.date() for trade in engine.get_all_trades()}
     assert trade_days and min(trade_days) > START and max(trade_days) <= END
+
+
+def test_tight_greeks_limits_refuse_every_opening_order(tmp_path, sample_database):
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(OVERRIDE.read_text(encoding="utf-8") + (
+        "greeks_risk:\n  position_limits:\n    delta: 0.001\n    gamma: 0.1\n    vega: 50.0\n"), encoding="utf-8")
+    config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, tight)
+    runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=START, end=END), sample_database,
+                            DEFAULT_STRATEGY_CONFIG, tight)
+    result = runner.run(tmp_path / "report")
+    strategy = runner.last_engine.strategy
+    risk_refusals = [e for e in strategy.published_events
+                     if isinstance(e, DecisionRefusedEvent) and e.stage == "risk"]
+    assert result.counts.total == 0
+    assert risk_refusals
+    assert all("delta" in e.reason and "exceeds limit 0.001" in e.reason for e in risk_refusals)
