@@ -26,3 +26,38 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real market data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``mysql`` skip, saying why, when no MySQL-compatible server was provided."""
+    from tests.db_backends import MYSQL_SKIP_REASON, mysql_configured
+
+    if mysql_configured():
+        return
+    skip = pytest.mark.skip(reason=MYSQL_SKIP_REASON)
+    for item in items:
+        if item.get_closest_marker("mysql") is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def database_location(request, tmp_path):
+    """Each of our backends in turn: a fresh SQLite file, and the test MySQL database emptied of our tables."""
+    from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
+    from tests.db_backends import drop_tables, mysql_location
+
+    if request.param == "sqlite":
+        return DatabaseLocation.sqlite(tmp_path / "database.db")
+    location = mysql_location()
+    drop_tables(location)
+    return location
+
+
+@pytest.fixture
+def mysql_database():
+    """The test MySQL database emptied of our tables (use with @pytest.mark.mysql)."""
+    from tests.db_backends import drop_tables, mysql_location
+
+    location = mysql_location()
+    drop_tables(location)
+    return location

@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING
 
 from src.main.config.env_settings import DatabaseSettings, load_dotenv_file
 from src.main.config.errors import UserInputError
+from src.strategy.infrastructure.monitoring.strategy_monitor import StrategyMonitor
+from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
+from src.strategy.infrastructure.persistence.json_serializer import JsonSerializer
+from src.strategy.infrastructure.persistence.state_repository import DEFAULT_KEEP, StateRepository
 from src.strategy.infrastructure.vnpy_home import ensure_vnpy_home
 
 if TYPE_CHECKING:
@@ -49,12 +53,7 @@ def create_database(settings: DatabaseSettings | None = None) -> BaseDatabase:
         "database.user": settings.user,
         "database.password": settings.password.reveal(),
     })
-    if settings.driver == "sqlite":
-        try:
-            Path(settings.database).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseUnavailableError(
-                f"cannot create the folder of {settings.describe()}: {exc.strerror}") from None
+    _ensure_sqlite_folder(settings)
     module_name, class_name = _DRIVER_MODULES[settings.driver]
     try:
         module = importlib.reload(sys.modules[module_name]) if module_name in sys.modules \
@@ -70,3 +69,36 @@ def create_database(settings: DatabaseSettings | None = None) -> BaseDatabase:
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else "no detail"
+
+
+def database_location(settings: DatabaseSettings) -> DatabaseLocation:
+    """Our tables' location: the same SQLite file or MySQL database as vnpy's bars."""
+    return DatabaseLocation(driver=settings.driver, database=settings.database, host=settings.host,
+                            port=settings.port, user=settings.user, password=settings.password.reveal())
+
+
+def create_state_repository(settings: DatabaseSettings | None = None, keep: int = DEFAULT_KEEP,
+                            serializer: JsonSerializer | None = None) -> StateRepository:
+    """A StateRepository on the configured database (``VNPY_DATABASE_*``; SQLite under data/ by default)."""
+    settings = settings or database_settings_from_environment()
+    return StateRepository.open(_prepared_location(settings), keep=keep, serializer=serializer)
+
+
+def create_strategy_monitor(settings: DatabaseSettings | None = None, **options) -> StrategyMonitor:
+    """A StrategyMonitor writing to the configured database; ``options`` go to StrategyMonitor."""
+    settings = settings or database_settings_from_environment()
+    return StrategyMonitor.open(_prepared_location(settings), **options)
+
+
+def _prepared_location(settings: DatabaseSettings) -> DatabaseLocation:
+    _ensure_sqlite_folder(settings)
+    return database_location(settings)
+
+
+def _ensure_sqlite_folder(settings: DatabaseSettings) -> None:
+    if settings.driver != "sqlite":
+        return
+    try:
+        Path(settings.database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseUnavailableError(f"cannot create the folder of {settings.describe()}: {exc.strerror}") from None

@@ -1,0 +1,63 @@
+-- The framework's own tables in the MySQL database that holds vnpy's bars
+-- (VNPY_DATABASE_DATABASE). vnpy_mysql creates its own tables (dbbardata, ...).
+--
+-- Run once on a new database: the MySQL container runs it from
+-- /docker-entrypoint-initdb.d on first start, or by hand:
+--     mysql -u USER -p DATABASE < deploy/init_data/schema.sql
+-- Running it again changes nothing. Plain MySQL 8 syntax (MariaDB accepts it too). The programs create any missing table
+-- themselves on first use (SQLite always works that way), so this file is for
+-- setting up a server ahead of time with a user that may not create tables.
+--
+-- Schema changes are numbered migrations (src/strategy/infrastructure/persistence/schema.py),
+-- applied by the programs on start and listed in schema_migrations. This file is the
+-- schema as of the latest migration, and lists every migration it already contains.
+
+CREATE TABLE IF NOT EXISTS `strategy_state` (
+    `id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY,
+    `strategy_name` VARCHAR(128) NOT NULL,
+    `schema_version` INTEGER NOT NULL,            -- version of the state's JSON layout (MigrationChain)
+    `saved_at` DATETIME(6) NOT NULL,              -- exchange time (Asia/Shanghai), like vnpy's bars
+    `checksum` VARCHAR(64) NOT NULL,              -- sha256 hex of payload
+    `payload` LONGBLOB NOT NULL,                  -- UTF-8 JSON {"schema_version": N, "state": {...}}
+    `payload_size` BIGINT,                        -- bytes of payload (migration 2)
+    INDEX `strategy_state_strategy_name_id` (`strategy_name`, `id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `monitor_signal_snapshot` (
+    `id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY,
+    `row_key` VARCHAR(32) NOT NULL,               -- random; makes a retried batch insert idempotent
+    `strategy_name` VARCHAR(128) NOT NULL,        -- the dashboard's <variant>
+    `bar_time` DATETIME(6) NOT NULL,
+    `recorded_at` DATETIME(6) NOT NULL,
+    `position_count` INTEGER,
+    `delta` DOUBLE PRECISION,
+    `gamma` DOUBLE PRECISION,
+    `vega` DOUBLE PRECISION,
+    `theta` DOUBLE PRECISION,
+    `pnl` DOUBLE PRECISION,
+    `latest_signal` VARCHAR(64),
+    `payload` LONGTEXT NOT NULL,                  -- JSON: positions, greeks, pnl, signals, ...
+    UNIQUE INDEX `monitor_signal_snapshot_row_key` (`row_key`),
+    INDEX `monitor_signal_snapshot_strategy_name_bar_time` (`strategy_name`, `bar_time`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `strategy_event` (
+    `id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY,
+    `row_key` VARCHAR(32) NOT NULL,
+    `strategy_name` VARCHAR(128) NOT NULL,
+    `event_type` VARCHAR(64) NOT NULL,            -- the DomainEvent class name
+    `occurred_at` DATETIME(6) NOT NULL,
+    `recorded_at` DATETIME(6) NOT NULL,
+    `payload` LONGTEXT NOT NULL,                  -- JSON of the event's fields
+    UNIQUE INDEX `strategy_event_row_key` (`row_key`),
+    INDEX `strategy_event_strategy_name_occurred_at` (`strategy_name`, `occurred_at`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `schema_migrations` (
+    `version` INTEGER NOT NULL PRIMARY KEY,
+    `description` VARCHAR(200) NOT NULL,
+    `applied_at` DATETIME(6) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+INSERT IGNORE INTO `schema_migrations` (`version`, `description`, `applied_at`) VALUES
+    (1, 'baseline: strategy_state, monitor_signal_snapshot, strategy_event', NOW(6)),
+    (2, 'strategy_state.payload_size: list snapshot sizes without reading payloads', NOW(6));

@@ -1,0 +1,225 @@
+"""Our tables (strategy_state, monitor_signal_snapshot, strategy_event) and their migrations.
+
+The model classes are built per database (``bind_tables``), so an SQLite and a
+MySQL connection can live side by side in one process without rebinding shared
+classes.
+
+How the schema evolves
+----------------------
+``ensure_schema`` runs on first use of a database by any of our components:
+
+1. ``create_tables(safe=True)`` creates the missing tables in their current shape
+   (the model classes below);
+2. every migration of ``MIGRATIONS`` not yet listed in ``schema_migrations`` is
+   applied and listed. A migration must be idempotent: on a table just created in
+   the current shape it finds its change already there and does nothing.
+
+To add a column later: add the field to the model below (nullable, or with a
+default), append a ``Migration(N, ...)`` that adds it with ``add_column_if_missing``
+(and backfills it if needed), and add the column and the ``INSERT INTO
+schema_migrations`` line of version N to ``deploy/init_data/schema.sql``;
+``tests/integration/persistence/test_schema.py`` checks that the SQL file, the
+models and the migrations agree. Migration 2 below is a real example.
+
+Datetimes are stored naive, in exchange time (Asia/Shanghai), as vnpy stores bars,
+so the dashboard can line snapshots up with bars without converting.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import peewee
+from playhouse.migrate import SchemaMigrator, migrate
+
+from src.strategy.infrastructure.vnpy_home import EXCHANGE_TIMEZONE
+
+STORAGE_TIMEZONE = ZoneInfo(EXCHANGE_TIMEZONE)
+
+STATE_TABLE = "strategy_state"
+SNAPSHOT_TABLE = "monitor_signal_snapshot"
+EVENT_TABLE = "strategy_event"
+MIGRATIONS_TABLE = "schema_migrations"
+NAME_LENGTH = 128
+EVENT_TYPE_LENGTH = 64
+SIGNAL_LENGTH = 64
+
+
+class LongBlobField(peewee.BlobField):
+    """MySQL's BLOB stops at 64 KB; states are larger. SQLite maps LONGBLOB to a BLOB."""
+
+    field_type = "LONGBLOB"
+
+
+class LongTextField(peewee.TextField):
+    field_type = "LONGTEXT"
+
+
+class MicrosecondDateTimeField(peewee.DateTimeField):
+    """MySQL's DATETIME drops fractions of a second unless told to keep them."""
+
+    def get_modifiers(self) -> list[int]:
+        return [6]
+
+
+@dataclass(frozen=True)
+class Tables:
+    state: type[peewee.Model]
+    snapshot: type[peewee.Model]
+    event: type[peewee.Model]
+    migration: type[peewee.Model]
+
+    @property
+    def all(self) -> list[type[peewee.Model]]:
+        return [self.state, self.snapshot, self.event, self.migration]
+
+
+def bind_tables(database: peewee.Database) -> Tables:
+    mysql_options = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4"] if isinstance(database, peewee.MySQLDatabase) \
+        else []
+
+    class Base(peewee.Model):
+        class Meta:
+            legacy_table_names = False
+            table_settings = mysql_options
+
+    Base._meta.database = database
+
+    class StrategyState(Base):
+        id = peewee.BigAutoField()
+        strategy_name = peewee.CharField(max_length=NAME_LENGTH)
+        schema_version = peewee.IntegerField()
+        saved_at = MicrosecondDateTimeField()
+        checksum = peewee.CharField(max_length=64)
+        payload = LongBlobField()
+        payload_size = peewee.BigIntegerField(null=True)  # migration 2
+
+        class Meta:
+            table_name = STATE_TABLE
+            indexes = ((("strategy_name", "id"), False),)
+
+    class MonitorSignalSnapshot(Base):
+        id = peewee.BigAutoField()
+        row_key = peewee.CharField(max_length=32, unique=True)  # makes a retried batch insert idempotent
+        strategy_name = peewee.CharField(max_length=NAME_LENGTH)
+        bar_time = MicrosecondDateTimeField()
+        recorded_at = MicrosecondDateTimeField()
+        position_count = peewee.IntegerField(null=True)
+        delta = peewee.DoubleField(null=True)
+        gamma = peewee.DoubleField(null=True)
+        vega = peewee.DoubleField(null=True)
+        theta = peewee.DoubleField(null=True)
+        pnl = peewee.DoubleField(null=True)
+        latest_signal = peewee.CharField(max_length=SIGNAL_LENGTH, null=True)
+        payload = LongTextField()
+
+        class Meta:
+            table_name = SNAPSHOT_TABLE
+            indexes = ((("strategy_name", "bar_time"), False),)
+
+    class StrategyEvent(Base):
+        id = peewee.BigAutoField()
+        row_key = peewee.CharField(max_length=32, unique=True)
+        strategy_name = peewee.CharField(max_length=NAME_LENGTH)
+        event_type = peewee.CharField(max_length=EVENT_TYPE_LENGTH)
+        occurred_at = MicrosecondDateTimeField()
+        recorded_at = MicrosecondDateTimeField()
+        payload = LongTextField()
+
+        class Meta:
+            table_name = EVENT_TABLE
+            indexes = ((("strategy_name", "occurred_at"), False),)
+
+    class SchemaMigrationRecord(Base):
+        version = peewee.IntegerField(primary_key=True)
+        description = peewee.CharField(max_length=200)
+        applied_at = MicrosecondDateTimeField()
+
+        class Meta:
+            table_name = MIGRATIONS_TABLE
+
+    return Tables(StrategyState, MonitorSignalSnapshot, StrategyEvent, SchemaMigrationRecord)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[peewee.Database], None]
+
+
+def add_column_if_missing(database: peewee.Database, table: str, column: str, field: peewee.Field) -> bool:
+    """Adds ``column`` unless it exists (another process may have just added it); True when added."""
+    if _has_column(database, table, column):
+        return False
+    try:
+        migrate(SchemaMigrator.from_database(database).add_column(table, column, field))
+    except (peewee.OperationalError, peewee.ProgrammingError):
+        if not _has_column(database, table, column):
+            raise
+        return False
+    return True
+
+
+def _has_column(database: peewee.Database, table: str, column: str) -> bool:
+    return any(existing.name == column for existing in database.get_columns(table))
+
+
+def _add_state_payload_size(database: peewee.Database) -> None:
+    add_column_if_missing(database, STATE_TABLE, "payload_size", peewee.BigIntegerField(null=True))
+    database.execute_sql(f"UPDATE {STATE_TABLE} SET payload_size = LENGTH(payload) WHERE payload_size IS NULL")
+
+
+BASELINE_VERSION = 1
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "strategy_state.payload_size: list snapshot sizes without reading payloads",
+              _add_state_payload_size),
+)
+LATEST_VERSION = max([BASELINE_VERSION, *(migration.version for migration in MIGRATIONS)])
+
+_ensure_lock = threading.Lock()
+
+
+def ensure_schema(database: peewee.Database, tables: Tables | None = None) -> list[int]:
+    """Creates missing tables and applies pending migrations; the versions applied now."""
+    tables = tables or bind_tables(database)
+    with _ensure_lock:
+        database.create_tables(tables.all, safe=True)
+        applied = {record.version for record in tables.migration.select(tables.migration.version)}
+        newly_applied = []
+        pending = [Migration(BASELINE_VERSION, "baseline: strategy_state, monitor_signal_snapshot, strategy_event",
+                             lambda _: None), *MIGRATIONS]
+        for migration in pending:
+            if migration.version in applied:
+                continue
+            migration.apply(database)
+            tables.migration.insert(version=migration.version, description=migration.description,
+                                    applied_at=storage_time(datetime.now(STORAGE_TIMEZONE))) \
+                .on_conflict_ignore().execute()
+            newly_applied.append(migration.version)
+        return newly_applied
+
+
+def storage_time(moment: datetime) -> datetime:
+    """The naive exchange-time datetime stored for ``moment`` (naive input is taken as exchange time)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(STORAGE_TIMEZONE).replace(tzinfo=None)
+    return moment
+
+
+def from_storage_time(stored: datetime | str) -> datetime:
+    """An aware exchange-time datetime from a stored naive one."""
+    if isinstance(stored, str):  # SQLite hands back text when a value was written by raw SQL
+        stored = datetime.fromisoformat(stored)
+    return stored.replace(tzinfo=STORAGE_TIMEZONE)
+
+
+def validate_strategy_name(strategy_name: str) -> None:
+    """ValueError unless the name fits the strategy_name column."""
+    if not isinstance(strategy_name, str) or not strategy_name.strip():
+        raise ValueError(f"a strategy name must be a non-empty string, got {strategy_name!r}")
+    if len(strategy_name) > NAME_LENGTH:
+        raise ValueError(f"a strategy name must be at most {NAME_LENGTH} characters, got {len(strategy_name)}")
