@@ -83,6 +83,7 @@ logger = logging.getLogger(__name__)
 TRADING_MINUTES_PER_DAY = 240
 EXCHANGE_TIMEZONE = ZoneInfo("Asia/Shanghai")
 OPTION_EXPIRY_TIME = time(15, 0)
+HISTORY_KEPT_DAYS = 5
 _OPTION_TYPES = {VnpyOptionType.CALL: OptionType.CALL, VnpyOptionType.PUT: OptionType.PUT}
 
 
@@ -114,16 +115,104 @@ class StrategyEntry(StrategyTemplate):
         self.published_events: list[DomainEvent] = []
         self._pending_events: list[DomainEvent] = []
         self._given_setting = dict(setting)
+        self._state_repository = None
+        self._monitor = None
+        self._autosave = None
+        self._autosave_interval = 60.0
+        self._latest_signals: dict[str, dict] = {}
+
+    # ------------------------------------------------------------ persistence
+    def attach_persistence(self, state_repository=None, monitor=None,
+                           autosave_interval_seconds: float = 60.0) -> None:
+        """Live and paper: restore state in on_init, autosave it, write monitor snapshots and events.
+
+        ``state_repository`` is a StateRepository (save/load/pop_events), ``monitor`` a
+        StrategyMonitor (record_snapshot/record_events/flush); either may be None.
+        """
+        self._state_repository = state_repository
+        self._monitor = monitor
+        self._autosave_interval = autosave_interval_seconds
+
+    def state_snapshot(self) -> dict:
+        """What the strategy needs to resume; indicators and bars are rebuilt from history instead."""
+        return {
+            "positions": self.positions.to_dict(),
+            "active_contracts": dict(self.instruments.active_contracts()),
+            "implied_vols": dict(self._implied_vols),
+            "latest_signals": dict(self._latest_signals),
+            "counters": {"signal_count": self.signal_count, "order_count": self.order_count,
+                         "refusal_count": self.refusal_count, "risk_breach_count": self.risk_breach_count},
+        }
+
+    def restore_state(self, state: dict, at: datetime) -> None:
+        self.positions = PositionAggregate.from_dict(state["positions"])
+        for params in self.contract_params.values():
+            self.positions.register_contract(params)
+        for product, vt_symbol in state.get("active_contracts", {}).items():
+            if vt_symbol in self.futures and product in self.instruments.products():
+                self.instruments.set_active_contract(product, vt_symbol, at)
+                self.active_contracts[product] = vt_symbol
+        self._implied_vols.update(state.get("implied_vols", {}))
+        self._latest_signals.update(state.get("latest_signals", {}))
+        for name, value in state.get("counters", {}).items():
+            setattr(self, name, int(value))
+        self.open_position_count = self.positions.open_position_count()
+        self.write_log(f"state restored: {self.open_position_count} open positions, "
+                       f"active contracts {self.active_contracts}")
+
+    def reconcile_positions(self, snapshots: list, at: datetime) -> None:
+        """Compare what the gateway reports with the restored book; differences raise manual events."""
+        managed = [s for s in snapshots if s.vt_symbol in self.contract_params]
+        skipped = self.positions.reconcile(managed, at)
+        if skipped:
+            self.write_log(f"reconciliation skipped {', '.join(skipped)}: orders still active")
+        self.open_position_count = self.positions.open_position_count()
+        self._publish()
+
+    def monitor_snapshot(self, at: datetime) -> dict:
+        """What the dashboard shows: positions, portfolio Greeks, PnL, latest signals."""
+        positions, unrealized = [], 0.0
+        for position in self.positions.positions():
+            mark = self._last_prices.get(position.vt_symbol, position.avg_price)
+            pnl = position.unrealized_pnl(mark)
+            unrealized += pnl
+            positions.append({"vt_symbol": position.vt_symbol, "direction": position.direction.value,
+                              "volume": position.volume, "avg_price": position.avg_price, "mark": mark,
+                              "unrealized_pnl": pnl})
+        total = self.risk_aggregator.aggregate(self._position_greeks(at)).total
+        realized = self.positions.realized_pnl()
+        return {
+            "positions": positions,
+            "greeks": {"delta": total.delta, "gamma": total.gamma, "vega": total.vega, "theta": total.theta},
+            "pnl": {"realized": realized, "unrealized": unrealized, "total": realized + unrealized},
+            "signals": dict(self._latest_signals),
+            "active_contracts": dict(self.instruments.active_contracts()),
+            "counters": {"signal_count": self.signal_count, "order_count": self.order_count,
+                         "refusal_count": self.refusal_count, "risk_breach_count": self.risk_breach_count},
+        }
 
     # ------------------------------------------------------------------ wiring
     def on_init(self) -> None:
         self.config = self._load_config()
         self.setting = self._effective_setting(self.config)
         self._wire(self.config, self.setting)
+        if self._state_repository is not None:
+            self._restore_from_repository()
         self.write_log(f"initialised: {len(self.futures)} futures, {len(self.options)} options, "
                        f"products {', '.join(self.instruments.products())}, "
                        f"{self.setting.bar_window} {self.setting.bar_interval.lower()} bars")
         self.load_bars(self._warmup_days())
+
+    def _restore_from_repository(self) -> None:
+        from src.strategy.infrastructure.persistence.auto_save_service import AutoSaveService
+
+        state = self._state_repository.load(self.strategy_name)
+        for event in self._state_repository.pop_events():
+            self._record(event)
+        if state is not None:
+            self.restore_state(state, self._now())
+        self._autosave = AutoSaveService(self._state_repository, self.strategy_name, self.state_snapshot,
+                                         interval_seconds=self._autosave_interval)
 
     def _load_config(self) -> StrategyConfig:
         global_file = Path(self.config_file) if self.config_file else DEFAULT_STRATEGY_CONFIG
@@ -201,6 +290,12 @@ class StrategyEntry(StrategyTemplate):
         self.write_log("started")
 
     def on_stop(self) -> None:
+        if self._autosave is not None:
+            self._autosave.stop()
+            self.write_log(f"state saved ({self._autosave.saves} snapshots this run)")
+        self._publish()
+        if self._monitor is not None:
+            self._monitor.flush(timeout=5.0)
         self.write_log("stopped")
 
     def on_tick(self, tick: TickData) -> None:
@@ -226,6 +321,8 @@ class StrategyEntry(StrategyTemplate):
         for window_bar in self.pipeline.update_bars(future_bars).values():
             self._on_window_bar(to_bar_snapshot(window_bar))
         self._publish()
+        if self._autosave is not None and self.inited:
+            self._autosave.tick()
 
     def update_order(self, order: OrderData) -> None:
         super().update_order(order)
@@ -247,6 +344,11 @@ class StrategyEntry(StrategyTemplate):
         instrument = self.instruments.update_bar(bar)
         if instrument is None:
             return
+        self._decide(instrument, bar)
+        if self._monitor is not None and self.inited:
+            self._monitor.record_snapshot(self.strategy_name, self.monitor_snapshot(bar.datetime), bar.datetime)
+
+    def _decide(self, instrument, bar: BarSnapshot) -> None:
         self.indicator_service.calculate_bar(instrument, bar)
         if not self.trading:
             return
@@ -261,6 +363,7 @@ class StrategyEntry(StrategyTemplate):
         self.signal_count += 1
         self._record(SignalEvent(bar.datetime, product=instrument.product, signal=signal, bar_time=bar.datetime,
                                  indicators=dict(instrument.indicators), vt_symbol=bar.vt_symbol))
+        self._latest_signals[instrument.product] = {"signal": signal.value, "bar_time": bar.datetime.isoformat()}
         self._open(instrument, bar, signal)
 
     def _check_closes(self, instrument, bar: BarSnapshot) -> None:
@@ -349,6 +452,8 @@ class StrategyEntry(StrategyTemplate):
         if today != self._volume_day:
             self._daily_volume.clear()
             self._volume_day = today
+            # Old fills and finished orders are not needed to resume: keep the saved state small.
+            self.positions.prune_history(now - timedelta(days=HISTORY_KEPT_DAYS))
         for vt_symbol, bar in future_bars.items():
             self._daily_volume[vt_symbol] += bar.volume
             self._open_interest[vt_symbol] = bar.open_interest
@@ -442,7 +547,11 @@ class StrategyEntry(StrategyTemplate):
         return AccountSnapshot(balance=balance, available=max(balance - margin, 0.0), frozen=margin, taken_at=now)
 
     def _now(self) -> datetime:
-        return getattr(self.strategy_engine, "datetime", None) or datetime.now().astimezone()
+        """Engine time in backtests (once the replay started), wall time otherwise."""
+        engine_time = getattr(self.strategy_engine, "datetime", None)
+        if isinstance(engine_time, datetime) and engine_time.tzinfo is not None:
+            return engine_time
+        return datetime.now(EXCHANGE_TIMEZONE)
 
     def _refuse(self, at: datetime, stage: str, vt_symbol: str | None, reason: str, product: str | None) -> None:
         self.refusal_count += 1
@@ -464,6 +573,8 @@ class StrategyEntry(StrategyTemplate):
             if isinstance(event, DecisionRefusedEvent | SignalEvent):
                 continue  # frequent: in the run log, not in vnpy's strategy log
             self.write_log(message)
+        if self._monitor is not None:
+            self._monitor.record_events(self.strategy_name, list(events))
         self.published_events.extend(events)
         events.clear()
 

@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
@@ -441,6 +441,8 @@ def _display_default(value: Any) -> Any:
         return float(value)
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
+    if isinstance(value, Mapping):  # read-only views such as the mappingproxy of frozen domain values
+        return dict(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
     raise TypeError(f"a value of type {type(value).__name__} cannot be shown as JSON")
@@ -449,10 +451,12 @@ def _display_default(value: Any) -> Any:
 def _without_non_finite(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {key: _without_non_finite(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_without_non_finite(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _without_non_finite(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, np.floating):
         return _without_non_finite(float(value))
     return value
