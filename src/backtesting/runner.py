@@ -197,6 +197,7 @@ class BacktestRunner:
                                     "order_count": strategy.order_count,
                                     "refusal_count": strategy.refusal_count,
                                     "risk_breach_count": strategy.risk_breach_count,
+                                    **strategy.hedging_summary(),
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
         write_chart(output_dir / "chart.html", daily,

@@ -31,6 +31,7 @@ from vnpy.trader.constant import Interval
 from vnpy.trader.constant import OptionType as VnpyOptionType
 from vnpy.trader.object import BarData, OrderData, TickData, TradeData
 from vnpy_portfoliostrategy import StrategyTemplate
+from vnpy_portfoliostrategy.base import EngineType
 
 from src.backtesting.contract.contract_registry import ContractFactory, ContractInfo
 from src.backtesting.contract.expiry_calculator import ExpiryCalculator
@@ -39,7 +40,13 @@ from src.main.config.schema import StrategyConfig, StrategyDefinition, StrategyS
 from src.main.config.typed_builder import OriginMap, build
 from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
 from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
+from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
 from src.strategy.domain.domain_service.base_future_selector import BaseFutureSelector
+from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
+from src.strategy.domain.domain_service.gamma_scalping_engine import GammaScalpingEngine
+from src.strategy.domain.domain_service.portfolio_delta import DeltaBandTracker, portfolio_delta_lots
+from src.strategy.domain.domain_service.smart_order_executor import SmartOrderExecutor
+from src.strategy.domain.domain_service.trading_clock import TradingClocks
 from src.strategy.domain.domain_service.indicator_service import IndicatorService, IndicatorSettings
 from src.strategy.domain.domain_service.option_selector_service import (
     OptionSelectorService,
@@ -51,6 +58,8 @@ from src.strategy.domain.domain_service.greeks_calculator import GreeksCalculato
 from src.strategy.domain.domain_service.signal_service import SignalService
 from src.strategy.domain.entity.position import Position
 from src.strategy.domain.event.base import DomainEvent
+from src.strategy.domain.event.hedge_events import DeltaOutsideBandEvent, HedgeRefusedEvent
+from src.strategy.domain.event.order_events import OrderOverfilledEvent, OrderTimeoutEvent
 from src.strategy.domain.event.decision_events import (
     STAGE_EXECUTION,
     STAGE_OPTION_SELECTION,
@@ -60,6 +69,9 @@ from src.strategy.domain.event.decision_events import (
     SignalEvent,
 )
 from src.strategy.domain.value_object.account_snapshot import AccountSnapshot
+from src.strategy.domain.value_object.advanced_order import AdvancedOrderSettings
+from src.strategy.domain.value_object.execution_settings import ExecutionSettings
+from src.strategy.domain.value_object.hedging_config import HedgingConfig
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.future_quote import FutureQuote
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset, OptionQuote
@@ -102,7 +114,7 @@ class StrategyEntry(StrategyTemplate):
     parameters = ["max_positions", "position_ratio", "strike_level", "bar_window", "bar_interval",
                   "config_file", "override_config_file", "warmup_days"]
     variables = ["active_contracts", "open_position_count", "signal_count", "order_count", "refusal_count",
-                 "risk_breach_count"]
+                 "risk_breach_count", "hedge_trade_count"]
 
     def __init__(self, strategy_engine, strategy_name: str, vt_symbols: list[str], setting: dict) -> None:
         super().__init__(strategy_engine, strategy_name, vt_symbols, setting)
@@ -112,6 +124,7 @@ class StrategyEntry(StrategyTemplate):
         self.order_count = 0
         self.refusal_count = 0
         self.risk_breach_count = 0
+        self.hedge_trade_count = 0
         self.published_events: list[DomainEvent] = []
         self._pending_events: list[DomainEvent] = []
         self._given_setting = dict(setting)
@@ -120,6 +133,7 @@ class StrategyEntry(StrategyTemplate):
         self._autosave = None
         self._autosave_interval = 60.0
         self._latest_signals: dict[str, dict] = {}
+        self._pumping = False
 
     # ------------------------------------------------------------ persistence
     def attach_persistence(self, state_repository=None, monitor=None,
@@ -141,7 +155,13 @@ class StrategyEntry(StrategyTemplate):
             "implied_vols": dict(self._implied_vols),
             "latest_signals": dict(self._latest_signals),
             "counters": {"signal_count": self.signal_count, "order_count": self.order_count,
-                         "refusal_count": self.refusal_count, "risk_breach_count": self.risk_breach_count},
+                         "refusal_count": self.refusal_count, "risk_breach_count": self.risk_breach_count,
+                         "hedge_trade_count": self.hedge_trade_count},
+            "executor": self.executor.to_dict(),
+            "scheduler": self.scheduler.to_dict(),
+            "gamma_scalping": self.gamma_engine.to_dict(),
+            "band_trackers": {product: tracker.to_dict() for product, tracker in self.band_trackers.items()},
+            "hedge_executions": sorted(self._hedge_executions),
         }
 
     def restore_state(self, state: dict, at: datetime) -> None:
@@ -152,6 +172,18 @@ class StrategyEntry(StrategyTemplate):
             if vt_symbol in self.futures and product in self.instruments.products():
                 self.instruments.set_active_contract(product, vt_symbol, at)
                 self.active_contracts[product] = vt_symbol
+        if "executor" in state:
+            self.executor = SmartOrderExecutor.from_dict(state["executor"], self.execution_gateway,
+                                                         self._execution_settings, self._clocks)
+            for params in self.contract_params.values():
+                self.executor.register_contract(params)
+            self.scheduler = AdvancedOrderScheduler.from_dict(state["scheduler"], self.executor,
+                                                              self._advanced_settings, self._clocks)
+            self.gamma_engine = GammaScalpingEngine.from_dict(state["gamma_scalping"], self.hedging_config)
+            for product, tracker in state.get("band_trackers", {}).items():
+                if product in self.band_trackers:
+                    self.band_trackers[product] = DeltaBandTracker.from_dict(tracker)
+            self._hedge_executions = set(state.get("hedge_executions", ()))
         self._implied_vols.update(state.get("implied_vols", {}))
         self._latest_signals.update(state.get("latest_signals", {}))
         for name, value in state.get("counters", {}).items():
@@ -187,6 +219,7 @@ class StrategyEntry(StrategyTemplate):
             "pnl": {"realized": realized, "unrealized": unrealized, "total": realized + unrealized},
             "signals": dict(self._latest_signals),
             "active_contracts": dict(self.instruments.active_contracts()),
+            "hedging": self.hedging_summary(),
             "counters": {"signal_count": self.signal_count, "order_count": self.order_count,
                          "refusal_count": self.refusal_count, "risk_breach_count": self.risk_breach_count},
         }
@@ -263,8 +296,26 @@ class StrategyEntry(StrategyTemplate):
         self._implied_vols: dict[str, float] = {}
         self.tick_pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
         self.execution_gateway = VnpyTradeExecutionGateway(self)
-        self.order_timeout = timedelta(seconds=config.order_execution.timeout_seconds)
-        self.slippage_ticks = config.order_execution.slippage_ticks
+        self._clocks = TradingClocks(calendar=calendar)
+        execution = config.order_execution
+        self._execution_settings = ExecutionSettings(execution.timeout_seconds, execution.max_retries,
+                                                     execution.slippage_ticks)
+        self._advanced_settings = AdvancedOrderSettings(**dataclasses.asdict(config.advanced_orders))
+        self.executor = SmartOrderExecutor(self.execution_gateway, self._execution_settings, self._clocks)
+        for params in self.contract_params.values():
+            self.executor.register_contract(params)
+        self.scheduler = AdvancedOrderScheduler(self.executor, self._advanced_settings, self._clocks)
+        delta_hedging, gamma_scalping = config.hedging.delta_hedging, config.hedging.gamma_scalping
+        self.hedging_config = HedgingConfig(
+            target_delta=delta_hedging.target_delta, hedging_band=delta_hedging.hedging_band,
+            rebalance_threshold=gamma_scalping.rebalance_threshold,
+            delta_hedging_enabled=delta_hedging.enabled, gamma_scalping_enabled=gamma_scalping.enabled,
+            max_hedge_lots=delta_hedging.max_hedge_lots)
+        self.delta_engine = DeltaHedgingEngine(self.hedging_config)
+        self.gamma_engine = GammaScalpingEngine(self.hedging_config)
+        self.band_trackers = {product: DeltaBandTracker(delta_hedging.target_delta, delta_hedging.hedging_band)
+                              for product in products}
+        self._hedge_executions: set[str] = set()
 
         self._daily_volume: dict[str, float] = defaultdict(float)
         self._open_interest: dict[str, float] = {}
@@ -290,6 +341,10 @@ class StrategyEntry(StrategyTemplate):
         self.write_log("started")
 
     def on_stop(self) -> None:
+        now = self._now()
+        self.scheduler.cancel_all(now)
+        self.executor.cancel_all(now)
+        self._register_sent()
         if self._autosave is not None:
             self._autosave.stop()
             self.write_log(f"state saved ({self._autosave.saves} snapshots this run)")
@@ -300,6 +355,9 @@ class StrategyEntry(StrategyTemplate):
 
     def on_tick(self, tick: TickData) -> None:
         """Live and paper trading: ticks become session-aware 1-minute bars, then the bar flow."""
+        self.executor.update_price(tick.vt_symbol, bid=tick.bid_price_1, ask=tick.ask_price_1,
+                                   last=tick.last_price, limit_up=tick.limit_up, limit_down=tick.limit_down)
+        self._pump(tick.datetime)
         for bar in self.tick_pipeline.update_tick(tick):
             self.on_bars({bar.vt_symbol: bar})
 
@@ -310,33 +368,48 @@ class StrategyEntry(StrategyTemplate):
         future_bars = {vt: bar for vt, bar in bars.items() if vt in self.futures}
         self._track_future_activity(future_bars, now)
         self._choose_active_contracts(now)
+        replaying_bars = self.get_engine_type() is EngineType.BACKTESTING
         for vt_symbol, bar in bars.items():
             self._last_prices[vt_symbol] = bar.close_price
+            if replaying_bars:  # live, the ticks already gave the executor bid and ask
+                self.executor.update_price(vt_symbol, last=bar.close_price)
             option = self.options.get(vt_symbol)
             if option is not None:
                 self.instruments.update_option_quote(OptionQuote(
                     contract=option, last_price=bar.close_price, volume=bar.volume,
                     open_interest=bar.open_interest))
-        self._cancel_stale_orders(now)
+        self._pump(now)
         for window_bar in self.pipeline.update_bars(future_bars).values():
             self._on_window_bar(to_bar_snapshot(window_bar))
+        if self.trading:
+            self._hedge(now)
         self._publish()
         if self._autosave is not None and self.inited:
             self._autosave.tick()
 
     def update_order(self, order: OrderData) -> None:
         super().update_order(order)
+        at = order.datetime or self._now()
+        status = from_vnpy_status(order.status)
         if self.positions.order(order.vt_orderid) is not None:
-            self.positions.update_order(order.vt_orderid, from_vnpy_status(order.status), int(order.traded),
-                                        order.datetime or self._now())
+            self.positions.update_order(order.vt_orderid, status, int(order.traded), at)
+        self.executor.on_order_update(order.vt_orderid, status, int(order.traded), at)
+        self._pump(self._now())
         self._publish()
 
     def update_trade(self, trade: TradeData) -> None:
         super().update_trade(trade)
-        self.positions.update_trade(trade.vt_orderid, trade.vt_tradeid, trade.vt_symbol,
-                                    from_vnpy_direction(trade.direction), from_vnpy_offset(trade.offset),
-                                    trade.price, int(trade.volume), trade.datetime or self._now())
+        at = trade.datetime or self._now()
+        direction = from_vnpy_direction(trade.direction)
+        self.positions.update_trade(trade.vt_orderid, trade.vt_tradeid, trade.vt_symbol, direction,
+                                    from_vnpy_offset(trade.offset), trade.price, int(trade.volume), at)
+        self.executor.on_trade(trade.vt_orderid, trade.vt_tradeid, int(trade.volume), trade.price, at)
+        if self.executor.execution_id_of(trade.vt_orderid) in self._hedge_executions:
+            self.hedge_trade_count += 1
+            self.gamma_engine.record_fill(trade.vt_tradeid, trade.vt_symbol, direction, int(trade.volume),
+                                          trade.price, self.contract_params[trade.vt_symbol].multiplier, at)
         self.open_position_count = self.positions.open_position_count()
+        self._pump(self._now())
         self._publish()
 
     # ------------------------------------------------------------ bar flow
@@ -371,7 +444,7 @@ class StrategyEntry(StrategyTemplate):
             option = self.options.get(position.vt_symbol)
             if option is None or option.product != instrument.option_product:
                 continue
-            if self.positions.active_orders(position.vt_symbol):
+            if position.vt_symbol in self._symbols_being_worked():
                 continue
             reason = self.signal_service.check_close_signal(position, instrument, bar)
             if reason is not None:
@@ -410,11 +483,11 @@ class StrategyEntry(StrategyTemplate):
                 self._record(event)
             self._refuse(bar.datetime, STAGE_RISK, contract.vt_symbol, decision.reason, instrument.product)
             return
-        limit = max(price - self.slippage_ticks * contract.pricetick, contract.pricetick)
+        # The executor prices the order from the touch plus slippage; this is the reference price.
         self._send(OrderInstruction(
             vt_symbol=contract.vt_symbol, direction=Direction.SHORT, offset=Offset.OPEN, volume=sizing.volume,
-            price=align_price(limit, contract.pricetick, Direction.SHORT), reason=f"open {signal.value}",
-            signal=signal), bar.datetime)
+            price=align_price(price, contract.pricetick), reason=f"open {signal.value}", signal=signal),
+            bar.datetime)
 
     def _close(self, position: Position, reason: CloseReason, at: datetime) -> None:
         params = self.contract_params[position.vt_symbol]
@@ -422,29 +495,127 @@ class StrategyEntry(StrategyTemplate):
         if mark is None:
             self._refuse(at, STAGE_EXECUTION, position.vt_symbol, "no price to close at", None)
             return
-        direction = position.direction.opposite
-        tick_shift = self.slippage_ticks * params.pricetick * (1 if direction is Direction.LONG else -1)
-        limit = max(mark + tick_shift, params.pricetick)
         self._send(OrderInstruction(
-            vt_symbol=position.vt_symbol, direction=direction, offset=Offset.CLOSE, volume=position.volume,
-            price=align_price(limit, params.pricetick, direction), reason=f"close {reason.value}"), at)
+            vt_symbol=position.vt_symbol, direction=position.direction.opposite, offset=Offset.CLOSE,
+            volume=position.volume, price=align_price(mark, params.pricetick), reason=f"close {reason.value}"), at)
 
-    def _send(self, instruction: OrderInstruction, at: datetime) -> None:
-        vt_orderids = self.execution_gateway.send_order(instruction)
-        if not vt_orderids:
-            self._refuse(at, STAGE_EXECUTION, instruction.vt_symbol, "the engine refused the order (not trading)",
-                         None)
-            return
-        for vt_orderid in vt_orderids:
-            self.positions.register_order(vt_orderid, instruction, at)
-        self.order_count += len(vt_orderids)
+    def _send(self, instruction: OrderInstruction, at: datetime, hedge: bool = False) -> None:
+        """Every order is worked by the executor; a large one as an iceberg of visible batches."""
+        if not hedge and instruction.volume > self._advanced_settings.default_iceberg_batch_size:
+            self.scheduler.submit_iceberg(instruction, at)
+        else:
+            execution_id = self.executor.submit(instruction, at)
+            if hedge:
+                self._hedge_executions.add(execution_id)
+        self._register_sent()
         self.write_log(f"{instruction.reason}: {instruction.direction.value} {instruction.offset.value} "
                        f"{instruction.volume} {instruction.vt_symbol} @ {instruction.price}")
 
-    def _cancel_stale_orders(self, now: datetime) -> None:
-        for order in self.positions.active_orders():
-            if now - order.created_at >= self.order_timeout:
-                self.execution_gateway.cancel_order(order.vt_orderid)
+    def _register_sent(self) -> None:
+        """Orders the executor placed join the position book before any of their fills can arrive."""
+        for sent in self.executor.pop_sent_orders():
+            self.positions.register_order(sent.vt_orderid, sent.instruction, sent.sent_at)
+            self.order_count += 1
+
+    def _pump(self, now: datetime) -> None:
+        """Time passes for the scheduler and the executor (timeouts, retries, slices)."""
+        if self._pumping:  # a callback of an order sent while pumping must not re-enter
+            return
+        self._pumping = True
+        try:
+            self.scheduler.on_time(now)
+            self.executor.on_time(now)
+            self._register_sent()
+        finally:
+            self._pumping = False
+
+    def _correct_overfill(self, event: OrderOverfilledEvent) -> None:
+        """A cancel lost to a fill left more than asked: close the excess of an opening order."""
+        if event.offset != Offset.OPEN.value or event.excess <= 0:
+            return
+        price = self._last_prices.get(event.vt_symbol)
+        if price is None:
+            self._refuse(event.occurred_at, STAGE_EXECUTION, event.vt_symbol, "no price to close an overfill at",
+                         None)
+            return
+        params = self.contract_params[event.vt_symbol]
+        self._send(OrderInstruction(
+            vt_symbol=event.vt_symbol, direction=Direction(event.direction).opposite, offset=Offset.CLOSE,
+            volume=event.excess, price=align_price(price, params.pricetick), reason="close overfill"),
+            event.occurred_at)
+
+    def _symbols_being_worked(self) -> set[str]:
+        working = {view.instruction.vt_symbol for view in self.executor.working_executions()}
+        working.update(order.vt_symbol for order in self.positions.active_orders())
+        return working
+
+    # ------------------------------------------------------------ hedging
+    def _hedge(self, now: datetime) -> None:
+        """Measure each product's delta in lots of its future; hedge it when an engine is enabled."""
+        config = self.hedging_config
+        engine = self.gamma_engine if config.gamma_scalping_enabled else (
+            self.delta_engine if config.delta_hedging_enabled else None)
+        for product in self.instruments.products():
+            hedge_symbol = self.instruments.active_contract(product)
+            price = self._last_prices.get(hedge_symbol) if hedge_symbol else None
+            if hedge_symbol is None or price is None:
+                continue
+            delta = self._product_delta(product, hedge_symbol, now)
+            self.band_trackers[product].observe(delta)
+            if engine is None:
+                continue
+            long_lots, short_lots, pending = self._hedge_book(hedge_symbol)
+            instruction = engine.evaluate(portfolio_delta=delta, hedge_symbol=hedge_symbol, reference_price=price,
+                                          at=now, long_lots=long_lots, short_lots=short_lots,
+                                          pending_lots=pending)
+            if instruction is not None:
+                self._send(instruction, now, hedge=True)
+
+    def _product_delta(self, product: str, hedge_symbol: str, now: datetime) -> float:
+        option_product = self.instruments.get(product).option_product
+        held = [p for p in self.positions.positions()
+                if p.vt_symbol in self.options and self.options[p.vt_symbol].product == option_product]
+        contracts = [self.options[p.vt_symbol] for p in held]
+        greeks = self._option_greeks(contracts, [self._last_prices.get(p.vt_symbol, p.avg_price) for p in held],
+                                     now)
+        future_lots = sum(p.volume * p.direction.sign for p in self.positions.positions()
+                          if p.vt_symbol in self.futures and self.futures[p.vt_symbol].product == product)
+        return float(portfolio_delta_lots(
+            [p.volume * p.direction.sign for p in held],
+            [g[0] if g is not None else math.nan for g in greeks],
+            [self.contract_params[p.vt_symbol].multiplier for p in held],
+            self.contract_params[hedge_symbol].multiplier, future_lots))
+
+    def _hedge_book(self, hedge_symbol: str) -> tuple[int, int, int]:
+        """Lots held long and short in the hedge future that no working close already takes, and the
+        signed lots of hedges still working."""
+        long_held = self.positions.position(hedge_symbol, Direction.LONG)
+        short_held = self.positions.position(hedge_symbol, Direction.SHORT)
+        long_lots = long_held.volume if long_held else 0
+        short_lots = short_held.volume if short_held else 0
+        pending = 0
+        for view in self.executor.working_executions():
+            instruction = view.instruction
+            if instruction.vt_symbol != hedge_symbol:
+                continue
+            if view.execution_id in self._hedge_executions:
+                pending += view.remaining * instruction.direction.sign
+            if instruction.offset is Offset.CLOSE:
+                if instruction.direction is Direction.SHORT:
+                    long_lots -= view.remaining
+                else:
+                    short_lots -= view.remaining
+        return max(long_lots, 0), max(short_lots, 0), pending
+
+    def hedging_summary(self) -> dict:
+        trackers = self.band_trackers.values()
+        observations = sum(t.observations for t in trackers)
+        return {
+            "hedge_trade_count": self.hedge_trade_count,
+            "max_abs_portfolio_delta": max((t.max_abs_delta for t in trackers), default=0.0),
+            "share_of_bars_outside_band": sum(t.outside for t in trackers) / observations if observations else 0.0,
+            "scalping_pnl": self.gamma_engine.scalping_pnl,
+        }
 
     # --------------------------------------------------- futures universe
     def _track_future_activity(self, future_bars: dict[str, BarData], now: datetime) -> None:
@@ -453,7 +624,11 @@ class StrategyEntry(StrategyTemplate):
             self._daily_volume.clear()
             self._volume_day = today
             # Old fills and finished orders are not needed to resume: keep the saved state small.
-            self.positions.prune_history(now - timedelta(days=HISTORY_KEPT_DAYS))
+            horizon = now - timedelta(days=HISTORY_KEPT_DAYS)
+            self.positions.prune_history(horizon)
+            self.scheduler.prune(horizon)
+            self.executor.prune(horizon, keep=self.scheduler.execution_ids_in_use())
+            self._hedge_executions &= {view.execution_id for view in self.executor.executions()}
         for vt_symbol, bar in future_bars.items():
             self._daily_volume[vt_symbol] += bar.volume
             self._open_interest[vt_symbol] = bar.open_interest
@@ -563,20 +738,29 @@ class StrategyEntry(StrategyTemplate):
     def _publish(self) -> None:
         events = self._pending_events
         if hasattr(self, "instruments"):
-            events.extend(self.instruments.pop_events())
-            events.extend(self.positions.pop_events())
+            for source in (self.instruments, self.positions, self.executor, self.scheduler, self.delta_engine,
+                           self.gamma_engine):
+                events.extend(source.pop_events())
         if not events:
             return
+        for event in list(events):
+            if isinstance(event, DecisionRefusedEvent) and event.stage == STAGE_EXECUTION:
+                self.refusal_count += 1
+            if isinstance(event, OrderOverfilledEvent):
+                self._correct_overfill(event)
         for event in events:
             message = describe_event(event)
             logger.info("%s %s", self.strategy_name, message)
-            if isinstance(event, DecisionRefusedEvent | SignalEvent):
-                continue  # frequent: in the run log, not in vnpy's strategy log
+            if isinstance(event, FREQUENT_EVENTS):
+                continue  # in the run log and the monitor, not in vnpy's strategy log
             self.write_log(message)
         if self._monitor is not None:
             self._monitor.record_events(self.strategy_name, list(events))
         self.published_events.extend(events)
         events.clear()
+
+
+FREQUENT_EVENTS = (DecisionRefusedEvent, SignalEvent, DeltaOutsideBandEvent, HedgeRefusedEvent, OrderTimeoutEvent)
 
 
 def describe_event(event: DomainEvent) -> str:

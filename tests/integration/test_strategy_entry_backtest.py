@@ -61,9 +61,11 @@ def test_every_opening_order_follows_a_signal_and_refusals_have_reasons(finished
     events = strategy.published_events
     signals = [e for e in events if isinstance(e, SignalEvent)]
     refusals = [e for e in events if isinstance(e, DecisionRefusedEvent)]
-    opening_orders = [order for order in strategy.positions.orders() if order.offset.value == "OPEN"]
-    assert signals and opening_orders
-    assert len(opening_orders) <= sum(1 for s in signals if s.signal.value.startswith("SELL_"))
+    # One instruction may take several orders (timeouts, re-priced resends): count the executions.
+    openings = [view for view in strategy.executor.executions() if view.instruction.offset.value == "OPEN"]
+    assert signals and openings
+    assert len(openings) <= sum(1 for s in signals if s.signal.value.startswith("SELL_"))
+    assert all(view.instruction.reason.startswith("open SELL_") for view in openings)
     assert all(refusal.reason.strip() for refusal in refusals)
     assert set(strategy.active_contracts) == {"IF", "IM"}
     assert strategy.open_position_count <= strategy.setting.max_positions
@@ -89,3 +91,27 @@ def test_tight_greeks_limits_refuse_every_opening_order(tmp_path, sample_databas
     assert result.counts.total == 0
     assert risk_refusals
     assert all("delta" in e.reason and "exceeds limit 0.001" in e.reason for e in risk_refusals)
+
+
+def test_delta_hedging_keeps_the_book_within_band_plus_one_lot(tmp_path, sample_database):
+    import yaml
+    band = 0.5
+    summaries = {}
+    for hedged in (False, True):
+        override = yaml.safe_load(OVERRIDE.read_text(encoding="utf-8"))
+        override["greeks_risk"] = {"position_limits": {"delta": 4.0, "gamma": 0.5, "vega": 250.0},
+                                   "portfolio_limits": {"delta": 25.0, "gamma": 5.0, "vega": 2500.0}}
+        override["hedging"] = {"delta_hedging": {"enabled": hedged, "target_delta": 0.0, "hedging_band": band}}
+        path = tmp_path / f"hedged_{hedged}.yaml"
+        path.write_text(yaml.safe_dump(override), encoding="utf-8")
+        runner = BacktestRunner(load_strategy_config(DEFAULT_STRATEGY_CONFIG, path), ("IF", "IM"),
+                                BacktestConfig(start=START, end=END, capital=5_000_000), sample_database,
+                                DEFAULT_STRATEGY_CONFIG, path)
+        summaries[hedged] = runner.run(tmp_path / f"report_{hedged}").summary
+    unhedged, hedged = summaries[False], summaries[True]
+    assert unhedged["hedge_trade_count"] == 0 and unhedged["future_trade_count"] == 0
+    assert hedged["hedge_trade_count"] > 0
+    assert hedged["future_trade_count"] == hedged["hedge_trade_count"]
+    assert unhedged["max_abs_portfolio_delta"] > band
+    assert hedged["max_abs_portfolio_delta"] <= band + 1.0
+    assert hedged["share_of_bars_outside_band"] < unhedged["share_of_bars_outside_band"]

@@ -61,13 +61,39 @@ class TradingPeriod:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
+    """How the daemon supervises its child process (``src/main/process/parent_process.py``).
+
+    Times are seconds. The keys after ``trading_periods`` have defaults, so an
+    older configuration file keeps working; the shipped file spells them out.
+    """
+
     max_restart_count: int = field(metadata=bounded(ge=0))
     restart_delay: float = field(metadata=bounded(gt=0.0))
     trading_periods: tuple[TradingPeriod, ...]
+    # The restart delay doubles after each failure up to this cap.
+    max_restart_delay: float = field(default=300.0, metadata=bounded(gt=0.0))
+    # A child that ran this long without failing resets the restart count (and the delay).
+    healthy_reset_seconds: float = field(default=3600.0, metadata=bounded(gt=0.0))
+    # The child proves it is alive this often; the daemon replaces a child silent for heartbeat_timeout.
+    heartbeat_interval: float = field(default=5.0, metadata=bounded(gt=0.0))
+    heartbeat_timeout: float = field(default=60.0, metadata=bounded(gt=0.0))
+    # After asking a child to stop (SIGTERM), wait this long before killing it (SIGKILL).
+    stop_timeout: float = field(default=30.0, metadata=bounded(gt=0.0))
+    # A live child that cannot log in to its gateways within this time exits (code 3) to be restarted.
+    gateway_connect_timeout: float = field(default=120.0, metadata=bounded(gt=0.0))
+    # Run the child only on exchange trading days (night periods: on the evening before one).
+    trading_days_only: bool = True
 
     def __post_init__(self) -> None:
         if not self.trading_periods:
             raise InvalidField("trading_periods", "needs at least one period")
+        if self.max_restart_delay < self.restart_delay:
+            raise InvalidField("max_restart_delay", f"must be >= restart_delay ({self.restart_delay}), "
+                                                    f"got {self.max_restart_delay}")
+        if self.heartbeat_timeout < 2 * self.heartbeat_interval:
+            raise InvalidField("heartbeat_timeout", f"must be at least twice heartbeat_interval "
+                                                    f"({2 * self.heartbeat_interval}) so one late beat is "
+                                                    f"not taken for a hang, got {self.heartbeat_timeout}")
 
 
 @dataclass(frozen=True)
@@ -95,17 +121,25 @@ class OrderExecutionConfig:
 class DeltaHedgingConfig:
     target_delta: float
     hedging_band: float = field(metadata=bounded(ge=0.0))
+    enabled: bool = False
+    max_hedge_lots: int | None = field(default=None, metadata=bounded(ge=1))
 
 
 @dataclass(frozen=True)
 class GammaScalpingConfig:
     rebalance_threshold: float = field(metadata=bounded(gt=0.0))
+    enabled: bool = False
 
 
 @dataclass(frozen=True)
 class HedgingSection:
     delta_hedging: DeltaHedgingConfig
     gamma_scalping: GammaScalpingConfig
+
+    def __post_init__(self) -> None:
+        if self.delta_hedging.enabled and self.gamma_scalping.enabled:
+            raise InvalidField("gamma_scalping.enabled", "delta_hedging and gamma_scalping trade the same future: "
+                                                         "enable one of them")
 
 
 @dataclass(frozen=True)
