@@ -134,18 +134,24 @@ class StrategyEntry(StrategyTemplate):
         self._autosave_interval = 60.0
         self._latest_signals: dict[str, dict] = {}
         self._pumping = False
+        self._history = None
+        self._warmup_end: datetime | None = None
 
     # ------------------------------------------------------------ persistence
-    def attach_persistence(self, state_repository=None, monitor=None,
-                           autosave_interval_seconds: float = 60.0) -> None:
+    def attach_persistence(self, state_repository=None, monitor=None, autosave_interval_seconds: float = 60.0,
+                           history=None, warmup_end: datetime | None = None) -> None:
         """Live and paper: restore state in on_init, autosave it, write monitor snapshots and events.
 
         ``state_repository`` is a StateRepository (save/load/pop_events), ``monitor`` a
-        StrategyMonitor (record_snapshot/record_events/flush); either may be None.
+        StrategyMonitor (record_snapshot/record_events/flush), ``history`` a
+        HistoryDataRepository whose recent bars, up to ``warmup_end`` (now by default), warm
+        the indicators up through the same bar flow; any of them may be None.
         """
         self._state_repository = state_repository
         self._monitor = monitor
         self._autosave_interval = autosave_interval_seconds
+        self._history = history
+        self._warmup_end = warmup_end
 
     def state_snapshot(self) -> dict:
         """What the strategy needs to resume; indicators and bars are rebuilt from history instead."""
@@ -234,7 +240,18 @@ class StrategyEntry(StrategyTemplate):
         self.write_log(f"initialised: {len(self.futures)} futures, {len(self.options)} options, "
                        f"products {', '.join(self.instruments.products())}, "
                        f"{self.setting.bar_window} {self.setting.bar_interval.lower()} bars")
-        self.load_bars(self._warmup_days())
+        if self._history is not None and self.get_engine_type() is not EngineType.BACKTESTING:
+            self._warm_up_from_history()
+        else:
+            self.load_bars(self._warmup_days())
+
+    def _warm_up_from_history(self) -> None:
+        """Replay the recent bars of the database through the bar flow (not trading: no orders)."""
+        end = self._warmup_end or self._now()
+        slices = self._history.load_bar_slices(self.vt_symbols, end, days=self._warmup_days())
+        for _moment, bars in slices:
+            self.on_bars(bars)
+        self.write_log(f"warmed up on {len(slices)} minutes of history up to {end:%Y-%m-%d %H:%M}")
 
     def _restore_from_repository(self) -> None:
         from src.strategy.infrastructure.persistence.auto_save_service import AutoSaveService

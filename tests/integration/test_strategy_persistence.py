@@ -103,3 +103,21 @@ def test_monitor_holds_snapshots_and_events(stores, finished):
     event_types = {row["event_type"] for row in monitor.events(finished.strategy_name, limit=1000)}
     assert "SignalEvent" in event_types
     assert monitor.stats().dropped == 0
+
+
+def test_live_warmup_replays_history_up_to_the_given_end(runner):
+    from src.strategy.infrastructure.persistence.history_data_repository import HistoryDataRepository
+    from vnpy_portfoliostrategy.base import EngineType
+
+    engine = runner.prepare_engine()
+    strategy = engine.strategy
+    engine.engine_type = EngineType.LIVE  # the entry decides how to warm up by the engine it runs in
+    strategy.attach_persistence(history=HistoryDataRepository(runner.database),
+                                warmup_end=datetime(2026, 1, 9, 15, 0, tzinfo=CHINA))
+    strategy.on_init()
+    assert not strategy.trading and strategy.order_count == 0
+    for product in ("IF", "IM"):
+        instrument = strategy.instruments.get(product)
+        assert instrument.latest_bar is not None
+        assert instrument.latest_bar.datetime <= datetime(2026, 1, 9, 15, 0, tzinfo=CHINA)
+        assert instrument.indicators.get("macd_hist") is not None
