@@ -4,16 +4,20 @@
 
 Defaults to the SPX chain of 2022-06-10 in ../shared/data. Valuation time is
 16:00 ET on the trade date; ``SPX`` roots settle at 09:30 ET (AM), ``SPXW``
-and other roots at 16:00 ET (PM). Figures: quotes read, median |mid IV - Cboe
-IV| over out-of-the-money quotes within +-10 % log-moneyness, the share of
-two-sided out-of-the-money quotes whose bid/ask vol band contains the SVI fit,
-and the arbitrage report of the fits.
+and other roots at 16:00 ET (PM). Figures: quotes read, build time, median
+|mid IV - Cboe IV| over out-of-the-money quotes within +-10 % log-moneyness,
+the share of two-sided quotes (both sides > 0) whose bid/ask vol band contains
+the fitted smile (SVI plus correction) and the SVI backbone alone: the
+out-of-the-money ones (what the smiles are fitted to), and every two-sided
+quote, calls and puts, in the money too; the same share for strikes left out
+of a second fit (``--holdout``); and the arbitrage report of the fitted smiles.
 """
 from __future__ import annotations
 
 import argparse
 import re
 import sys
+import time as clock
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -75,27 +79,33 @@ def load_chain(path: Path, trade_date: date | None = None):
 
 
 def figures(build, cboe_iv) -> dict[str, float]:
-    """IV error against Cboe, and the share of two-sided OTM quotes whose bid/ask vol band holds the SVI vol."""
+    """IV error against Cboe, and the shares of two-sided quotes whose bid/ask vol band holds the fitted smile.
+
+    Groups: "otm" (two-sided out-of-the-money quotes, the ones fitted), "within_10pct" (those with
+    |k| <= 10 %), "every" (every two-sided quote, calls and puts, in the money too; a bid below the
+    option's intrinsic value bounds nothing from below, see ``QuoteVol.band_contains``). Each for the
+    fitted smile and for the SVI backbone alone ("svi_...").
+    """
     errors = []
-    counts = {"fitted": [0, 0], "within_10pct": [0, 0], "all": [0, 0]}
+    counts = {f"{model}{group}": [0, 0] for model in ("", "svi_") for group in ("otm", "within_10pct", "every")}
     for qv in build.quotes:
-        if not qv.out_of_the_money:
-            continue
         reference = cboe_iv.get((qv.quote.expiry, qv.quote.strike, qv.quote.option_type), np.nan)
-        if abs(qv.log_moneyness) <= 0.10 and np.isfinite(qv.iv_mid) and reference > 0:
+        if qv.out_of_the_money and abs(qv.log_moneyness) <= 0.10 and np.isfinite(qv.iv_mid) and reference > 0:
             errors.append(abs(qv.iv_mid - reference))
         fit = build.svi_for(qv.quote.expiry)
-        if fit is None or not (qv.quote.is_two_sided and np.isfinite(qv.iv_bid) and np.isfinite(qv.iv_ask)):
+        if fit is None or not qv.quote.is_two_sided:
             continue
-        inside = qv.iv_bid <= float(fit.implied_vol(qv.log_moneyness)) <= qv.iv_ask
-        groups = ["all"]
-        if fit.k_min <= qv.log_moneyness <= fit.k_max:
-            groups.append("fitted")
-        if abs(qv.log_moneyness) <= 0.10:
-            groups.append("within_10pct")
-        for group in groups:
-            counts[group][0] += inside
-            counts[group][1] += 1
+        for model, vol in (("", float(fit.implied_vol(qv.log_moneyness))),
+                           ("svi_", float(fit.svi_implied_vol(qv.log_moneyness)))):
+            groups = ["every"]
+            if qv.out_of_the_money and np.isfinite(qv.iv_bid) and np.isfinite(qv.iv_ask):
+                groups.append("otm")
+                if abs(qv.log_moneyness) <= 0.10:
+                    groups.append("within_10pct")
+            inside = qv.band_contains(vol)
+            for group in groups:
+                counts[model + group][0] += inside
+                counts[model + group][1] += 1
     errors = np.array(errors)
     result = {
         "quotes": len(build.quotes),
@@ -104,9 +114,32 @@ def figures(build, cboe_iv) -> dict[str, float]:
         "p90_abs_iv_error": float(np.percentile(errors, 90)) if errors.size else float("nan"),
     }
     for group, (inside, total) in counts.items():
-        result[f"svi_inside_{group}"] = inside / total if total else float("nan")
-        result[f"svi_banded_{group}"] = total
+        result[f"inside_{group}"] = inside / total if total else float("nan")
+        result[f"banded_{group}"] = total
     return result
+
+
+def holdout_share(builder: VolSurfaceBuilder, snapshot: OptionChainSnapshot, every: int) -> tuple[float, int]:
+    """Leave every ``every``-th strike of each expiry out, fit the rest, and return the share of the left-out
+    two-sided out-of-the-money quotes whose bid/ask vol band holds the fitted smile (and their number)."""
+    strikes: dict = {}
+    for quote in snapshot.quotes:
+        strikes.setdefault(quote.expiry, set()).add(quote.strike)
+    left_out = {(expiry, strike) for expiry, values in strikes.items()
+                for i, strike in enumerate(sorted(values)) if i % every == 1}
+    kept = tuple(q for q in snapshot.quotes if (q.expiry, q.strike) not in left_out)
+    build = builder.build(OptionChainSnapshot(snapshot.valuation_time, snapshot.underlying_price, kept,
+                                              snapshot.forward_hints, snapshot.rate))
+    inside = []
+    for estimate in build.forwards:
+        fit = build.svi_for(estimate.expiry)
+        if fit is None:
+            continue
+        held = [q for q in snapshot.quotes_for(estimate.expiry) if (q.expiry, q.strike) in left_out]
+        for qv in builder.quote_vols(held, estimate):
+            if qv.out_of_the_money and qv.quote.is_two_sided and np.isfinite(qv.iv_bid) and np.isfinite(qv.iv_ask):
+                inside.append(qv.band_contains(float(fit.implied_vol(qv.log_moneyness))))
+    return (float(np.mean(inside)) if inside else float("nan")), len(inside)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,30 +147,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--trade-date", type=date.fromisoformat, default=None,
                         help="session of the quotes (default: from the download time in the file header)")
+    parser.add_argument("--holdout", type=int, default=3, metavar="N",
+                        help="also fit without every N-th strike and check the smile on those (0: skip; default 3)")
     args = parser.parse_args(argv)
     if not args.path.exists():
         print(f"no such file: {args.path}", file=sys.stderr)
         return 2
     snapshot, cboe_iv = load_chain(args.path, args.trade_date)
-    build = VolSurfaceBuilder().build(snapshot)
+    builder = VolSurfaceBuilder()
+    started = clock.perf_counter()
+    build = builder.build(snapshot)
+    elapsed = clock.perf_counter() - started
     stats = figures(build, cboe_iv)
     print(f"file: {args.path.name}")
     print(f"valuation: {snapshot.valuation_time:%Y-%m-%d %H:%M %Z}, underlying {snapshot.underlying_price}")
-    print(f"quotes: {stats['quotes']} in {len(build.forwards)} live expiries")
+    print(f"quotes: {stats['quotes']} in {len(build.forwards)} live expiries; build {elapsed:.1f} s"
+          f" ({len(build.svi)} smile fits)")
     sources = pd.Series([f.source for f in build.forwards]).value_counts().to_dict()
     print(f"forwards by source: {sources}")
     print(f"median |mid IV - Cboe IV| (OTM, |k| <= 10%, n={stats['compared']}): {stats['median_abs_iv_error']:.5f}"
           f"  (90th pct {stats['p90_abs_iv_error']:.5f})")
-    for group, label in (("fitted", "inside each fit's window"), ("within_10pct", "within +-10% log-moneyness"),
-                         ("all", "all")):
-        print(f"SVI inside bid/ask IV, two-sided OTM quotes {label}: {stats[f'svi_inside_{group}']:.1%}"
-              f" of {stats[f'svi_banded_{group}']}")
-    print("per expiry: expiry, T, forward, D (source), SVI quotes, rmse vol, inside/two-sided")
+    print("inside bid/ask IV: fitted smile (SVI + correction) | SVI backbone alone")
+    for group, label in (("otm", "two-sided OTM quotes, all"), ("within_10pct", "two-sided OTM quotes, |k| <= 10%"),
+                         ("every", "every two-sided quote, calls and puts, ITM too")):
+        print(f"  {label}: {stats[f'inside_{group}']:.1%} | {stats[f'inside_svi_{group}']:.1%}"
+              f" of {stats[f'banded_{group}']}")
+    if args.holdout >= 2:
+        share, count = holdout_share(builder, snapshot, args.holdout)
+        print(f"  two-sided OTM quotes of 1 strike in {args.holdout}, left out of the fit: {share:.1%} of {count}")
+    print("per expiry: expiry, T, forward, D (source), quotes, rmse vol fitted | SVI,"
+          " inside fitted | SVI / two-sided, spline coefficients")
     fits = {fit.expiry: fit for fit in build.svi}
     for estimate in build.forwards:
         fit = fits.get(estimate.expiry)
-        fit_text = (f"{fit.quotes_used:4d} {fit.rmse_vol:.4f} {fit.inside_bid_ask:4d}/{fit.banded_quotes}"
-                    if fit else "   - no fit")
+        if fit is None:
+            fit_text = "   - no fit"
+        else:
+            coefficients = fit.correction.coefficients.size if fit.correction is not None else 0
+            fit_text = (f"{fit.quotes_used:4d} {fit.rmse_vol:.4f} | {fit.svi_rmse_vol:.4f}"
+                        f" {fit.inside_bid_ask:4d} | {fit.svi_inside_bid_ask:4d} / {fit.banded_quotes:4d} {coefficients:4d}")
         print(f"  {estimate.expiry:%Y-%m-%d %H:%M} {estimate.t:8.5f} {estimate.forward:10.3f} "
               f"{estimate.discount:.6f} ({estimate.source}) {fit_text}")
     if build.surface is not None:

@@ -3,6 +3,10 @@
 Settlement: ``SPX`` roots are AM-settled (expiry 09:30 ET), ``SPXW`` PM-settled
 (16:00 ET); valuation is the close, 16:00 ET on 2022-06-10, and T is ACT/365.
 The CSV parsing below is test code: the builder takes domain values.
+
+"Inside bid/ask" counts quotes with both sides > 0 (``OptionQuote.is_two_sided``):
+the out-of-the-money ones, which the smiles are fitted to, and separately every
+two-sided quote, calls and puts, in the money too (``QuoteVol.band_contains``).
 """
 from __future__ import annotations
 
@@ -94,24 +98,88 @@ def test_surface_reproduces_the_market_mids(spx):
     assert np.all((term.vols > 0.15) & (term.vols < 0.4))
 
 
-def test_svi_fits_stay_mostly_inside_the_bid_ask_band(spx):
-    """Regression floor for what raw SVI achieves on this chain (73 % in the fit windows, see docs/analytics.md)."""
+def test_svi_backbone_alone_misses_most_bands_and_the_correction_stays_modest(spx):
+    """Raw SVI per expiry is inside few bands on this chain; the spline correction does the rest (docs/analytics.md)."""
     _, _, build = spx
-    inside = [qv.iv_bid <= float(fit.implied_vol(qv.log_moneyness)) <= qv.iv_ask
-              for qv, fit in two_sided_otm(build) if fit.k_min <= qv.log_moneyness <= fit.k_max]
-    assert len(inside) > 7000
-    assert np.mean(inside) >= 0.70
-    # long-dated smiles are smooth enough for five parameters: every quote inside
+    raw = [qv.iv_bid <= float(fit.svi_implied_vol(qv.log_moneyness)) <= qv.iv_ask for qv, fit in two_sided_otm(build)]
+    assert len(raw) == 8648
+    assert np.mean(raw) < 0.5
+    assert sum(fit.svi_inside_bid_ask for fit in build.svi) == sum(raw)
+    correction_rms = []
     for fit in build.svi:
-        if fit.t > 2.0:
-            assert fit.inside_bid_ask == fit.banded_quotes
+        k = np.linspace(fit.k_min, fit.k_max, 1001)
+        difference = fit.implied_vol(k) - fit.svi_implied_vol(k)
+        correction_rms.append(np.sqrt(np.mean(difference ** 2)))
+        if fit.t > 2.0:  # long-dated smiles are SVI-shaped: next to nothing to correct
+            assert np.max(np.abs(difference)) < 0.015
+    assert np.median(correction_rms) < 0.03
 
 
-@pytest.mark.xfail(strict=True, reason="raw SVI cannot follow short-dated SPX smiles to within their 0.2-0.5 "
-                                        "vol-point bid/ask bands: 73-76 % inside, not 95 % (docs/analytics.md)")
-def test_svi_inside_bid_ask_for_95_percent_of_two_sided_quotes(spx):
+def test_fitted_smile_inside_bid_ask_for_95_percent_of_two_sided_quotes(spx):
     _, _, build = spx
     inside = [qv.iv_bid <= float(fit.implied_vol(qv.log_moneyness)) <= qv.iv_ask for qv, fit in two_sided_otm(build)]
+    assert len(inside) == 8648  # every two-sided out-of-the-money quote of the 48 live expiries, no window
+    assert np.mean(inside) >= 0.95
+    for fit in build.svi:
+        assert fit.banded_quotes == fit.quotes_used and fit.inside_bid_ask >= 0.9 * fit.banded_quotes
+    # calls and puts, in the money too (the parity twins of the fitted quotes); 49 asks at or below
+    # intrinsic value can never be inside
+    fits = {fit.expiry: fit for fit in build.svi}
+    every = [qv.band_contains(float(fits[qv.quote.expiry].implied_vol(qv.log_moneyness)))
+             for qv in build.quotes if qv.quote.is_two_sided and qv.quote.expiry in fits]
+    assert len(every) == 18156
+    assert np.mean(every) >= 0.95
+
+
+def test_fitted_smile_is_smooth_not_a_lookup_of_the_quotes(spx):
+    _, _, build = spx
+    by_expiry = {}
+    for qv in build.quotes:
+        if qv.out_of_the_money and np.isfinite(qv.iv_mid):
+            by_expiry.setdefault(qv.quote.expiry, []).append(qv)
+    ratios = []
+    for fit in build.svi:
+        assert fit.correction is not None
+        # a cubic spline with a knot every third quote: about a third as many coefficients as quotes
+        assert fit.correction.coefficients.size <= fit.quotes_used / 3 + 5
+        scale = fit.correction.scale  # ATM standard deviation: z = k / scale
+        w_atm = float(fit.total_variance(0.0))
+        k = np.linspace(fit.k_min, fit.k_max, 4001)
+        curvature = np.max(np.abs(fit.derivatives(k)[2])) * scale ** 2 / w_atm  # d2w/dz2 in ATM variances
+        svi_curvature = np.max(np.abs(fit.parameters.derivatives(k)[2])) * scale ** 2 / w_atm
+        assert curvature <= svi_curvature + 1.0
+        # a curve through the mids would bend far harder: second divided differences of the mid variances
+        quotes = sorted(by_expiry[fit.expiry], key=lambda qv: qv.log_moneyness)
+        z = np.array([qv.log_moneyness for qv in quotes]) / scale
+        w = np.array([qv.iv_mid for qv in quotes]) ** 2 * fit.t / w_atm
+        through_mids = np.max(np.abs(2.0 * np.diff(np.diff(w) / np.diff(z)) / (z[2:] - z[:-2])))
+        ratios.append(curvature / through_mids)
+        if fit.t < 0.5:  # (long-dated mids are smooth themselves: 1 to 15 there, 8 to 190 at T < 0.5)
+            assert curvature <= 0.1 * through_mids
+    assert np.median(ratios) <= 0.1
+
+
+def test_fitted_smile_predicts_the_quotes_left_out_of_the_fit(spx):
+    """Every third strike of each expiry left out: the smile fitted to the rest is inside their bands too."""
+    snapshot, _, _ = spx
+    strikes = {}
+    for quote in snapshot.quotes:
+        strikes.setdefault(quote.expiry, set()).add(quote.strike)
+    left_out = {(expiry, strike) for expiry, values in strikes.items()
+                for i, strike in enumerate(sorted(values)) if i % 3 == 1}
+    kept = tuple(q for q in snapshot.quotes if (q.expiry, q.strike) not in left_out)
+    builder = VolSurfaceBuilder()
+    build = builder.build(OptionChainSnapshot(snapshot.valuation_time, snapshot.underlying_price, kept))
+    fits = {fit.expiry: fit for fit in build.svi}
+    inside = []
+    for estimate in build.forwards:
+        if estimate.expiry not in fits:
+            continue
+        held = [q for q in snapshot.quotes_for(estimate.expiry) if (q.expiry, q.strike) in left_out]
+        for qv in builder.quote_vols(held, estimate):
+            if qv.out_of_the_money and qv.quote.is_two_sided and np.isfinite(qv.iv_bid) and np.isfinite(qv.iv_ask):
+                inside.append(qv.band_contains(float(fits[qv.quote.expiry].implied_vol(qv.log_moneyness))))
+    assert len(inside) > 2500
     assert np.mean(inside) >= 0.95
 
 
@@ -119,8 +187,9 @@ def test_arbitrage_report(spx):
     _, _, build = spx
     report = build.arbitrage
     assert report.expiries_checked == len(build.svi) == 48
-    # within the fitted ranges the slices are butterfly-free; calendar crossings between neighbouring
-    # expiries (often hours apart: AM vs PM settlement) are reported, not hidden
+    # within the quoted ranges the fitted smiles (SVI plus correction) are butterfly-free; calendar
+    # crossings between neighbouring expiries (often hours apart: AM vs PM settlement, or in the far
+    # wings) are reported, not hidden
     assert not report.butterfly
     for violation in report.calendar:
         assert violation.near_expiry < violation.far_expiry
