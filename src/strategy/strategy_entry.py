@@ -77,6 +77,7 @@ from src.strategy.domain.value_object.future_quote import FutureQuote
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset, OptionQuote
 from src.strategy.domain.value_object.option_contract import OptionContract, OptionType
 from src.strategy.domain.value_object.order_instruction import OrderInstruction, align_price
+from src.strategy.domain.value_object.order_status import OrderStatus
 from src.strategy.domain.value_object.risk import PositionGreeks, RiskThresholds
 from src.strategy.domain.value_object.signal_type import CloseReason, SignalType
 from src.strategy.domain.value_object.trading_calendar import act365_year_fraction
@@ -89,6 +90,7 @@ from src.strategy.infrastructure.gateway.vnpy_converters import (
     to_bar_snapshot,
 )
 from src.strategy.infrastructure.gateway.vnpy_trade_execution_gateway import VnpyTradeExecutionGateway
+from src.strategy.infrastructure.persistence.auto_save_service import AutoSaveService
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ TRADING_MINUTES_PER_DAY = 240
 EXCHANGE_TIMEZONE = ZoneInfo("Asia/Shanghai")
 OPTION_EXPIRY_TIME = time(15, 0)
 HISTORY_KEPT_DAYS = 5
+COUNTERS = ("signal_count", "order_count", "refusal_count", "risk_breach_count", "hedge_trade_count")
 _OPTION_TYPES = {VnpyOptionType.CALL: OptionType.CALL, VnpyOptionType.PUT: OptionType.PUT}
 
 
@@ -160,15 +163,16 @@ class StrategyEntry(StrategyTemplate):
             "active_contracts": dict(self.instruments.active_contracts()),
             "implied_vols": dict(self._implied_vols),
             "latest_signals": dict(self._latest_signals),
-            "counters": {"signal_count": self.signal_count, "order_count": self.order_count,
-                         "refusal_count": self.refusal_count, "risk_breach_count": self.risk_breach_count,
-                         "hedge_trade_count": self.hedge_trade_count},
+            "counters": self._counters(),
             "executor": self.executor.to_dict(),
             "scheduler": self.scheduler.to_dict(),
             "gamma_scalping": self.gamma_engine.to_dict(),
             "band_trackers": {product: tracker.to_dict() for product, tracker in self.band_trackers.items()},
             "hedge_executions": sorted(self._hedge_executions),
         }
+
+    def _counters(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTERS}
 
     def restore_state(self, state: dict, at: datetime) -> None:
         self.positions = PositionAggregate.from_dict(state["positions"])
@@ -193,7 +197,8 @@ class StrategyEntry(StrategyTemplate):
         self._implied_vols.update(state.get("implied_vols", {}))
         self._latest_signals.update(state.get("latest_signals", {}))
         for name, value in state.get("counters", {}).items():
-            setattr(self, name, int(value))
+            if name in COUNTERS:
+                setattr(self, name, int(value))
         self.open_position_count = self.positions.open_position_count()
         self.write_log(f"state restored: {self.open_position_count} open positions, "
                        f"active contracts {self.active_contracts}")
@@ -226,8 +231,7 @@ class StrategyEntry(StrategyTemplate):
             "signals": dict(self._latest_signals),
             "active_contracts": dict(self.instruments.active_contracts()),
             "hedging": self.hedging_summary(),
-            "counters": {"signal_count": self.signal_count, "order_count": self.order_count,
-                         "refusal_count": self.refusal_count, "risk_breach_count": self.risk_breach_count},
+            "counters": self._counters(),
         }
 
     # ------------------------------------------------------------------ wiring
@@ -254,8 +258,6 @@ class StrategyEntry(StrategyTemplate):
         self.write_log(f"warmed up on {len(slices)} minutes of history up to {end:%Y-%m-%d %H:%M}")
 
     def _restore_from_repository(self) -> None:
-        from src.strategy.infrastructure.persistence.auto_save_service import AutoSaveService
-
         state = self._state_repository.load(self.strategy_name)
         for event in self._state_repository.pop_events():
             self._record(event)
@@ -355,7 +357,34 @@ class StrategyEntry(StrategyTemplate):
 
     # -------------------------------------------------------------- callbacks
     def on_start(self) -> None:
+        if self.get_engine_type() is not EngineType.BACKTESTING:
+            self._resume_restored_orders()
         self.write_log("started")
+
+    def _resume_restored_orders(self) -> None:
+        """Orders restored from the saved state belong to this strategy again.
+
+        vnpy routes an order's updates by ``orderid_strategy_map``, which a new process
+        starts empty; an order the gateway no longer knows (a new trading day) is over,
+        with what it had filled.
+        """
+        main_engine = getattr(self.strategy_engine, "main_engine", None)
+        routes = getattr(self.strategy_engine, "orderid_strategy_map", None)
+        now = self._now()
+        for vt_orderid in self.executor.active_vt_orderids():
+            if routes is not None:
+                routes[vt_orderid] = self
+            known = main_engine.get_order(vt_orderid) if main_engine is not None else None
+            order = self.positions.order(vt_orderid)
+            if known is not None:
+                self.executor.on_order_update(vt_orderid, from_vnpy_status(known.status), int(known.traded), now)
+            else:
+                traded = order.traded if order is not None else 0
+                self.executor.on_order_update(vt_orderid, OrderStatus.CANCELLED, traded, now)
+                if order is not None and order.is_active:
+                    self.positions.update_order(vt_orderid, OrderStatus.CANCELLED, traded, now)
+        self._pump(now)
+        self._publish()
 
     def on_stop(self) -> None:
         now = self._now()
