@@ -5,5 +5,6 @@
 # Extra arguments go to python -m src.backtesting.cli (--start, --end, --capital,
 # --config, --override-config, --output-dir).
 set -euo pipefail
-source "$(dirname "$0")/lib/ensure_venv.sh"
+# "" : without it, bash would hand this script's own arguments to ensure_venv.sh as its "extra".
+source "$(dirname "$0")/lib/ensure_venv.sh" ""
 exec "$PYTHON_BIN" -m src.backtesting.cli --sample-market "$@"

@@ -13,9 +13,17 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="vol-strategy-tests-"))
 # (which never overrides variables already set) cannot point tests at a real account.
 os.environ["VNPY_DATABASE_DRIVER"] = "sqlite"
 os.environ["VNPY_DATABASE_DATABASE"] = str(_SESSION_DIR / "session.db")
-for _name in ("CTP_USERNAME", "CTP_PASSWORD", "CTP_BROKER_ID", "CTP_TD_SERVER", "CTP_MD_SERVER",
-              "CTP_PRODUCT_NAME", "CTP_AUTH_CODE", "FEISHU_WEBHOOK_URL"):
-    os.environ[_name] = ""
+for _prefix in ("CTP", "SOPT"):
+    for _field in ("USERNAME", "PASSWORD", "BROKER_ID", "TD_SERVER", "MD_SERVER", "PRODUCT_NAME", "AUTH_CODE",
+                   "ENVIRONMENT"):
+        os.environ[f"{_prefix}_{_field}"] = ""
+os.environ["FEISHU_WEBHOOK_URL"] = ""
+
+# vnpy chooses its working folder when first imported (./.vntrader, else ~/.vntrader): pick a
+# throwaway one now, before any test module imports vnpy, so tests never write into the home folder.
+from src.strategy.infrastructure.vnpy_home import ensure_vnpy_home  # noqa: E402
+
+ensure_vnpy_home(_SESSION_DIR / "vnpy")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -60,6 +60,7 @@ from src.strategy.domain.entity.position import Position
 from src.strategy.domain.event.base import DomainEvent
 from src.strategy.domain.event.hedge_events import DeltaOutsideBandEvent, HedgeRefusedEvent
 from src.strategy.domain.event.order_events import OrderOverfilledEvent, OrderTimeoutEvent
+from src.strategy.domain.event.risk_events import GreeksRiskBreachEvent
 from src.strategy.domain.event.decision_events import (
     STAGE_EXECUTION,
     STAGE_OPTION_SELECTION,
@@ -410,10 +411,11 @@ class StrategyEntry(StrategyTemplate):
     def on_bars(self, bars: dict[str, BarData]) -> None:
         if not bars:
             return
-        now = max(bar.datetime for bar in bars.values())
+        bar_time = max(bar.datetime for bar in bars.values())
+        now = self._now()  # live, a minute bar arrives when the next minute's first tick does
         future_bars = {vt: bar for vt, bar in bars.items() if vt in self.futures}
-        self._track_future_activity(future_bars, now)
-        self._choose_active_contracts(now)
+        self._track_future_activity(future_bars, bar_time)
+        self._choose_active_contracts(bar_time)
         replaying_bars = self.get_engine_type() is EngineType.BACKTESTING
         for vt_symbol, bar in bars.items():
             self._last_prices[vt_symbol] = bar.close_price
@@ -463,29 +465,31 @@ class StrategyEntry(StrategyTemplate):
         instrument = self.instruments.update_bar(bar)
         if instrument is None:
             return
-        self._decide(instrument, bar)
+        # A window bar is stamped with its start; decisions and orders happen now, at its end.
+        now = self._now()
+        self._decide(instrument, bar, now)
         if self._monitor is not None and self.inited:
-            self._monitor.record_snapshot(self.strategy_name, self.monitor_snapshot(bar.datetime), bar.datetime)
+            self._monitor.record_snapshot(self.strategy_name, self.monitor_snapshot(now), now)
 
-    def _decide(self, instrument, bar: BarSnapshot) -> None:
+    def _decide(self, instrument, bar: BarSnapshot, now: datetime) -> None:
         self.indicator_service.calculate_bar(instrument, bar)
         if not self.trading:
             return
-        _portfolio, breaches = self.risk_aggregator.evaluate(self._position_greeks(bar.datetime), bar.datetime)
+        _portfolio, breaches = self.risk_aggregator.evaluate(self._position_greeks(now), now)
         self.risk_breach_count += len(breaches)
         for breach in breaches:
             self._record(breach)
-        self._check_closes(instrument, bar)
+        self._check_closes(instrument, bar, now)
         signal = self.signal_service.check_open_signal(instrument, bar)
         if signal is None:
             return
         self.signal_count += 1
-        self._record(SignalEvent(bar.datetime, product=instrument.product, signal=signal, bar_time=bar.datetime,
+        self._record(SignalEvent(now, product=instrument.product, signal=signal, bar_time=bar.datetime,
                                  indicators=dict(instrument.indicators), vt_symbol=bar.vt_symbol))
         self._latest_signals[instrument.product] = {"signal": signal.value, "bar_time": bar.datetime.isoformat()}
-        self._open(instrument, bar, signal)
+        self._open(instrument, bar, signal, now)
 
-    def _check_closes(self, instrument, bar: BarSnapshot) -> None:
+    def _check_closes(self, instrument, bar: BarSnapshot, now: datetime) -> None:
         for position in self.positions.positions():
             option = self.options.get(position.vt_symbol)
             if option is None or option.product != instrument.option_product:
@@ -494,46 +498,46 @@ class StrategyEntry(StrategyTemplate):
                 continue
             reason = self.signal_service.check_close_signal(position, instrument, bar)
             if reason is not None:
-                self._record(SignalEvent(bar.datetime, product=instrument.product, signal=reason,
+                self._record(SignalEvent(now, product=instrument.product, signal=reason,
                                          bar_time=bar.datetime, vt_symbol=position.vt_symbol))
-                self._close(position, reason, bar.datetime)
+                self._close(position, reason, now)
 
-    def _open(self, instrument, bar: BarSnapshot, signal: SignalType) -> None:
-        today = bar.datetime.date()
+    def _open(self, instrument, bar: BarSnapshot, signal: SignalType, now: datetime) -> None:
+        today = now.date()
         chain = self.instruments.chain(instrument.product)
         selection = self.option_selector.select_option(chain, signal, bar.close, today)
         if not selection.is_selected:
-            self._refuse(bar.datetime, STAGE_OPTION_SELECTION, None, selection.reason, instrument.product)
+            self._refuse(now, STAGE_OPTION_SELECTION, None, selection.reason, instrument.product)
             return
         contract = selection.contract
         quote = selection.quote or instrument.option_quote(contract.vt_symbol)
         price = quote.mark_price if quote is not None else self._last_prices.get(contract.vt_symbol)
         if not price or price <= 0:
-            self._refuse(bar.datetime, STAGE_OPTION_SELECTION, contract.vt_symbol, "no price for the selected option",
+            self._refuse(now, STAGE_OPTION_SELECTION, contract.vt_symbol, "no price for the selected option",
                          instrument.product)
             return
         sizing = self.sizing_service.size(contract, price, bar.close, self.contract_params[contract.vt_symbol],
-                                          self._account(bar.datetime), self.positions.open_position_count())
+                                          self._account(now), self.positions.open_position_count())
         if not sizing.is_sized:
-            self._refuse(bar.datetime, STAGE_SIZING, contract.vt_symbol, sizing.reason, instrument.product)
+            self._refuse(now, STAGE_SIZING, contract.vt_symbol, sizing.reason, instrument.product)
             return
-        candidate = self._candidate_greeks(contract, price, -sizing.volume, bar.datetime)
+        candidate = self._candidate_greeks(contract, price, -sizing.volume, now)
         if candidate is None:
-            self._refuse(bar.datetime, STAGE_RISK, contract.vt_symbol,
+            self._refuse(now, STAGE_RISK, contract.vt_symbol,
                          "no implied volatility reproduces the option's price: its Greeks are unknown",
                          instrument.product)
             return
-        decision = self.risk_aggregator.check_open(self._position_greeks(bar.datetime), candidate, bar.datetime)
+        decision = self.risk_aggregator.check_open(self._position_greeks(now), candidate, now)
         if not decision.approved:
             for event in decision.events:
                 self._record(event)
-            self._refuse(bar.datetime, STAGE_RISK, contract.vt_symbol, decision.reason, instrument.product)
+            self._refuse(now, STAGE_RISK, contract.vt_symbol, decision.reason, instrument.product)
             return
         # The executor prices the order from the touch plus slippage; this is the reference price.
         self._send(OrderInstruction(
             vt_symbol=contract.vt_symbol, direction=Direction.SHORT, offset=Offset.OPEN, volume=sizing.volume,
             price=align_price(price, contract.pricetick), reason=f"open {signal.value}", signal=signal),
-            bar.datetime)
+            now)
 
     def _close(self, position: Position, reason: CloseReason, at: datetime) -> None:
         params = self.contract_params[position.vt_symbol]
@@ -806,7 +810,8 @@ class StrategyEntry(StrategyTemplate):
         events.clear()
 
 
-FREQUENT_EVENTS = (DecisionRefusedEvent, SignalEvent, DeltaOutsideBandEvent, HedgeRefusedEvent, OrderTimeoutEvent)
+FREQUENT_EVENTS = (DecisionRefusedEvent, SignalEvent, DeltaOutsideBandEvent, HedgeRefusedEvent, OrderTimeoutEvent,
+                   GreeksRiskBreachEvent)
 
 
 def describe_event(event: DomainEvent) -> str:

@@ -85,6 +85,8 @@ class CtpSettings:
     md_server: str
     product_name: str
     auth_code: Secret
+    # CTP's counter environment: "production" (实盘) or "test" (测试, e.g. SimNow's 7x24 front).
+    environment: str = "production"
 
     @classmethod
     def from_environment(cls, prefix: str = "CTP", environ: Mapping[str, str] | None = None) -> CtpSettings | None:
@@ -97,6 +99,10 @@ class CtpSettings:
         for name in ("USERNAME", "PASSWORD", "BROKER_ID", "TD_SERVER", "MD_SERVER"):
             if not values[name]:
                 raise ConfigError("environment", f"{prefix}_{name}", "missing (the other login settings are set)")
+        environment = env.get(f"{prefix}_ENVIRONMENT", "").strip().lower() or "production"
+        if environment not in COUNTER_ENVIRONMENTS:
+            raise ConfigError("environment", f"{prefix}_ENVIRONMENT",
+                              f"expected production or test, got {environment!r}")
         return cls(
             username=values["USERNAME"],
             password=Secret(values["PASSWORD"]),
@@ -105,4 +111,8 @@ class CtpSettings:
             md_server=values["MD_SERVER"],
             product_name=values["PRODUCT_NAME"],
             auth_code=Secret(values["AUTH_CODE"]),
+            environment=environment,
         )
+
+
+COUNTER_ENVIRONMENTS = ("production", "test")

@@ -12,7 +12,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def configure_logging(level: str = "INFO", log_file: Path | None = None, console: bool = True,
-                      max_bytes: int = 20 * 1024 * 1024, backup_count: int = 10) -> None:
+                      max_bytes: int = 20 * 1024 * 1024, backup_count: int = 10,
+                      console_level: str | None = None) -> None:
+    """Root logging: ``level`` to the rotating ``log_file``; the console (stderr) at ``console_level`` or ``level``."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -20,7 +22,9 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None, console
     root.setLevel(level)
     handlers: list[logging.Handler] = []
     if console:
-        handlers.append(logging.StreamHandler())
+        stream = logging.StreamHandler()
+        stream.setLevel(console_level or level)
+        handlers.append(stream)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.handlers.RotatingFileHandler(

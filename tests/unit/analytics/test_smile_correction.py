@@ -233,7 +233,9 @@ def test_admm_solution_matches_a_constrained_quadratic_program(seed):
                          jac=lambda v: hessian @ v + gradient, constraints=constraints, method="SLSQP",
                          options={"ftol": 1e-14, "maxiter": 500})
     assume(reference.success)
-    assert np.all(design @ x >= lower - 1e-5) and np.all(design @ x <= upper + 1e-5)
+    # ADMM stops at residuals of 1e-6 relative to values of order 1-5; the conditioning (up to ~100)
+    # turns that into errors of a few 1e-5 on the constraints, hence the same 1e-4 as on x.
+    assert np.all(design @ x >= lower - 1e-4) and np.all(design @ x <= upper + 1e-4)
     assert x == pytest.approx(reference.x, abs=1e-4)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 from vnpy.trader.constant import Direction as VnpyDirection
 from vnpy.trader.constant import Offset as VnpyOffset
 from vnpy.trader.constant import Status
-from vnpy.trader.object import BarData
+from vnpy.trader.object import BarData, PositionData
 
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset
 from src.strategy.domain.value_object.order_status import OrderStatus
+from src.strategy.domain.value_object.position_snapshot import PositionSnapshot
 
 _DIRECTION_TO_VNPY = {Direction.LONG: VnpyDirection.LONG, Direction.SHORT: VnpyDirection.SHORT}
 _DIRECTION_FROM_VNPY = {value: key for key, value in _DIRECTION_TO_VNPY.items()}
@@ -67,3 +68,18 @@ def to_bar_snapshot(bar: BarData) -> BarSnapshot:
         turnover=bar.turnover,
         open_interest=bar.open_interest,
     )
+
+
+def to_position_snapshot(position: PositionData) -> PositionSnapshot | None:
+    """A gateway's position as the domain compares it; None for an empty one.
+
+    CTP reports long and short separately; a NET position's sign gives its direction.
+    """
+    volume = int(position.volume)
+    if volume == 0:
+        return None
+    if position.direction is VnpyDirection.NET:
+        direction = Direction.LONG if volume > 0 else Direction.SHORT
+    else:
+        direction = from_vnpy_direction(position.direction)
+    return PositionSnapshot(position.vt_symbol, direction, abs(volume), float(position.price))

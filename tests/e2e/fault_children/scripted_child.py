@@ -1,0 +1,71 @@
+"""A child process for the daemon's tests whose behaviour each start is scripted.
+
+  python -m tests.e2e.fault_children.scripted_child --heartbeat-file F --interval S --state-dir D
+         [--script "0.2:1,1.5:1,hang:0.5"]
+
+Every start appends ``start <pid> <n>`` to D/events (n counts starts, 1-based) and
+beats every ``--interval`` seconds (the real ``HeartbeatWriter``). The n-th entry
+of ``--script`` says what the n-th start does:
+
+- ``S:C``: run S seconds, then exit with code C;
+- ``hang:S``: beat for S seconds, then stop beating without exiting (hung);
+- no entry: run until SIGTERM.
+
+On SIGTERM it appends ``sigterm <pid>`` and exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from src.main.process.heartbeat import HeartbeatWriter
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--heartbeat-file", type=Path, required=True)
+    parser.add_argument("--interval", type=float, required=True)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--script", default="")
+    args = parser.parse_args()
+
+    events = args.state_dir / "events"
+    stop = threading.Event()
+
+    def on_sigterm(_signum, _frame) -> None:
+        with events.open("a") as handle:
+            handle.write(f"sigterm {os.getpid()}\n")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    starts = sum(1 for line in events.read_text().splitlines() if line.startswith("start ")) + 1 \
+        if events.exists() else 1
+    with events.open("a") as handle:
+        handle.write(f"start {os.getpid()} {starts}\n")
+    steps = [step for step in args.script.split(",") if step]
+    step = steps[starts - 1] if starts <= len(steps) else None
+
+    beating = threading.Event()
+    beating.set()
+    heartbeat = HeartbeatWriter(args.heartbeat_file, args.interval, probe=beating.is_set)
+    heartbeat.start()
+    if step is None:
+        stop.wait()
+        return 0
+    what, value = step.split(":")
+    if what == "hang":
+        stop.wait(float(value))
+        beating.clear()
+        stop.wait()
+        return 0
+    if stop.wait(float(what)):
+        return 0
+    return int(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

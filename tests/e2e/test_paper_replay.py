@@ -1,0 +1,58 @@
+"""Offline paper trading end to end: the same StrategyEntry on replayed sample-market data, fills in the database."""
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+from datetime import datetime
+
+from src.paths import PROJECT_ROOT
+from tests.e2e.daemon_support import Process, environment
+from tests.e2e.sample_database import copy
+
+
+def paper_trades(database) -> list[tuple]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(
+            "SELECT run_id, variant, mode, strategy_name, vt_symbol, direction, offset, price, volume, trade_time "
+            "FROM paper_trade ORDER BY id").fetchall()
+
+
+def test_replay_trades_and_leaves_its_fills_in_the_database(tmp_path, sample_market_database):
+    database = copy(sample_market_database, tmp_path / "db")
+    run = Process(["src/main/main.py", "--paper", "--replay", "--replay-start", "2026-01-12", "--replay-end",
+                   "2026-01-13", "--speed", "0", "--log-dir", str(tmp_path / "logs"), "--no-ui"],
+                  environment(database), tmp_path / "out.txt")
+    try:
+        assert run.wait(240) == 0, run.text()[-3000:]
+    finally:
+        run.kill_everything()
+    log = (tmp_path / "logs" / "paper-default" / "standalone.log").read_text()
+    # The warm-up the backtest would use (two trading days for 1-minute bars), then the two replayed days.
+    assert "warm-up 2026-01-08..2026-01-09 (2 trading days), replay 2026-01-12..2026-01-13" in log
+    assert "warm-up done" in log and "replay finished" in log
+    recorded = int(re.search(r"paper trades recorded by this run: (\d+) \(run_id ([^)]+)\)", log).group(1))
+    trades = paper_trades(database)
+    print(f"paper replay: {len(trades)} trades")
+    assert len(trades) == recorded > 0
+    run_ids = {trade[0] for trade in trades}
+    assert len(run_ids) == 1
+    for _run, variant, mode, strategy, vt_symbol, direction, offset, price, volume, when in trades:
+        assert (variant, mode, strategy) == ("paper-default", "replay", "volatility_strategy")
+        assert vt_symbol.startswith(("IO", "MO", "IF", "IM")) and price > 0 and volume >= 1
+        assert datetime.fromisoformat(str(when)).date().isoformat() in ("2026-01-12", "2026-01-13")
+    assert "Traceback" not in log
+
+
+def test_run_paper_script_runs_every_timeframe_and_exits_at_the_end_of_the_data(tmp_path, sample_market_database):
+    database = copy(sample_market_database, tmp_path / "db")
+    result = subprocess.run(
+        ["bash", "scripts/run_paper.sh", "--replay", "--replay-start", "2026-01-13", "--replay-end", "2026-01-13",
+         "--replay-warmup-days", "0", "--log-dir", str(tmp_path / "logs")],
+        cwd=PROJECT_ROOT, env=environment(database), capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    timeframes = sorted(path.stem for path in (PROJECT_ROOT / "config" / "timeframe").glob("*.yaml"))
+    assert re.findall(r"starting the daemon for (\S+)\.yaml", result.stdout) == timeframes
+    for timeframe in timeframes:
+        daemon = (tmp_path / "logs" / f"paper-{timeframe}" / "daemon.log").read_text()
+        assert "finished its work (exit code 0)" in daemon
