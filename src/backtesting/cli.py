@@ -18,23 +18,12 @@ from src.backtesting.sample_market import DEFAULT_END, DEFAULT_START, ensure_sam
 from src.main.bootstrap.database_factory import create_database, database_settings_from_environment
 from src.main.config.config_loader import DEFAULT_STRATEGY_CONFIG, DEFAULT_TRADING_TARGET, load_strategy_config, \
     load_trading_targets
-from src.main.utils.cli import OneLineArgumentParser, iso_date, run_cli
+from src.main.utils.cli import OneLineArgumentParser, iso_date, positive_number, run_cli
 from src.main.utils.logging_setup import configure_logging
 from src.paths import DATA_DIR
 
 PROG = "python -m src.backtesting.cli"
 EXIT_FAILED = 1
-
-
-def positive_number(text: str) -> float:
-    import argparse
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from src.main.bootstrap.database_factory import create_database, database_settings_from_environment
 from src.main.config.errors import UserInputError
-from src.main.utils.cli import OneLineArgumentParser, iso_date, run_cli
+from src.main.utils.cli import OneLineArgumentParser, iso_date, positive_int, run_cli
 from src.strategy.infrastructure.bar_pipeline import BarPipeline
 from src.strategy.infrastructure.tick_csv import read_ctp_tick_csv
 from vnpy.trader.constant import Exchange, Interval
@@ -73,13 +73,6 @@ def exchange_argument(text: str) -> Exchange:
         known = ", ".join(e.value for e in (Exchange.CFFEX, Exchange.SHFE, Exchange.DCE, Exchange.CZCE,
                                             Exchange.INE, Exchange.GFEX, Exchange.SSE, Exchange.SZSE))
         raise argparse.ArgumentTypeError(f"unknown exchange {text!r} (for example: {known})") from None
-
-
-def positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        import argparse
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return int(text)
 
 
 def import_ticks(file: Path, symbol: str, exchange: Exchange, save_ticks: bool, progress: bool) -> int:

@@ -49,7 +49,14 @@ from src.main.config.config_loader import (  # noqa: E402
 from src.main.config.errors import UserInputError  # noqa: E402
 from src.main.config.schema import StrategyConfig  # noqa: E402
 from src.main.process.heartbeat import HeartbeatWriter  # noqa: E402
-from src.main.utils.cli import OneLineArgumentParser, iso_date, run_cli  # noqa: E402
+from src.main.utils.cli import (  # noqa: E402
+    OneLineArgumentParser,
+    iso_date,
+    non_negative_int,
+    non_negative_number,
+    positive_number,
+    run_cli,
+)
 from src.main.utils.logging_setup import LOG_LEVELS, configure_logging  # noqa: E402
 from src.main.utils.signals import install_stop_handlers  # noqa: E402
 from src.paths import DATA_DIR  # noqa: E402
@@ -60,29 +67,6 @@ DEFAULT_REPLAY_START = date(2026, 1, 12)
 DEFAULT_REPLAY_TRADING_DAYS = 3
 DEFAULT_CAPITAL = 1_000_000.0
 REPLAY_FLAGS = ("replay_start", "replay_end", "speed", "replay_source", "replay_warmup_days")
-
-
-def non_negative_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value >= 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def positive_number(text: str) -> float:
-    value = non_negative_number(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
 
 
 def build_parser() -> OneLineArgumentParser:

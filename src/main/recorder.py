@@ -24,9 +24,9 @@ from pathlib import Path
 from src.main.config.config_loader import DEFAULT_RECORDER_SETTING, DEFAULT_STRATEGY_CONFIG, load_recorder_setting, \
     load_strategy_config
 from src.main.config.errors import UserInputError
-from src.main.main import DEFAULT_LOG_DIR, non_negative_number, positive_number, require_market_data_settings
+from src.main.main import DEFAULT_LOG_DIR, require_market_data_settings
 from src.main.process.heartbeat import HeartbeatWriter
-from src.main.utils.cli import OneLineArgumentParser, iso_date, run_cli
+from src.main.utils.cli import OneLineArgumentParser, iso_date, non_negative_number, positive_number, run_cli
 from src.main.utils.logging_setup import LOG_LEVELS, configure_logging
 from src.main.utils.signals import install_stop_handlers
 

@@ -79,10 +79,7 @@ class HeartbeatWriter:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=self.interval + 1.0)
-        try:
-            self._temporary.unlink()
-        except OSError:
-            pass
+        self._temporary.unlink(missing_ok=True)
 
     @property
     def beats(self) -> int:

@@ -164,10 +164,7 @@ class ParentProcess:
     # -------------------------------------------------------------- children
     def _start_child(self) -> None:
         self.children_started += 1
-        try:
-            self.heartbeat_file.unlink()
-        except OSError:
-            pass
+        self.heartbeat_file.unlink(missing_ok=True)
         options: dict = {}
         if IS_WINDOWS:
             # Its own process group, so CTRL_BREAK_EVENT reaches the child alone.
