@@ -336,17 +336,16 @@ def _solve_region(x, tau, s, lower: bool) -> np.ndarray:
     hi = np.full(n, np.inf)
     e_plus = np.exp(0.5 * x)
     e_minus = np.exp(-0.5 * x)
-    x2 = x * x
     target = np.log(tau) if lower else np.log(e_plus - tau)
     active = np.arange(n)
     for _ in range(_MAX_ITERATIONS):
         if active.size == 0:
             break
         if active.size != n:
-            xs, x2s, ep, em, tg, ts = (v[active] for v in (x, x2, e_plus, e_minus, target, tau))
+            xs, ep, em, tg, ts = (v[active] for v in (x, e_plus, e_minus, target, tau))
             si, los, his = s[active], lo[active], hi[active]
         else:
-            xs, x2s, ep, em, tg, ts, si, los, his = x, x2, e_plus, e_minus, target, tau, s, lo, hi
+            xs, ep, em, tg, ts, si, los, his = x, e_plus, e_minus, target, tau, s, lo, hi
         h = xs / si
         half = 0.5 * si
         vega = np.exp(-0.5 * (h * h + half * half)) * _INV_SQRT_2PI
