@@ -24,10 +24,10 @@ from vnpy_portfoliostrategy import StrategyTemplate  # noqa: E402
 
 from src.backtesting.config import BacktestConfig  # noqa: E402
 from src.backtesting.runner import BacktestRunner  # noqa: E402
-from src.backtesting.sample_market import ensure_sample_market  # noqa: E402
-from src.main.bootstrap.database_factory import create_database  # noqa: E402
-from src.main.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config  # noqa: E402
-from src.main.config.env_settings import DatabaseSettings  # noqa: E402
+from src.datafeed.sample_market import ensure_sample_market  # noqa: E402
+from src.core.database_factory import create_database  # noqa: E402
+from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config  # noqa: E402
+from src.core.config.env_settings import DatabaseSettings  # noqa: E402
 from src.paths import CONFIG_DIR  # noqa: E402
 
 

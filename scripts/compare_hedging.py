@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from src.backtesting.config import BacktestConfig  # noqa: E402
 from src.backtesting.runner import BacktestRunner  # noqa: E402
-from src.backtesting.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market  # noqa: E402
-from src.main.bootstrap.database_factory import create_database  # noqa: E402
-from src.main.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config  # noqa: E402
+from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market  # noqa: E402
+from src.core.database_factory import create_database  # noqa: E402
+from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config  # noqa: E402
 from src.paths import CONFIG_DIR  # noqa: E402
 
 FIGURES = ("option_trade_count", "hedge_trade_count", "max_abs_portfolio_delta", "share_of_bars_outside_band",

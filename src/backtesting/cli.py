@@ -14,12 +14,12 @@ from pathlib import Path
 
 from src.backtesting.config import BacktestConfig
 from src.backtesting.runner import BacktestFailedError, BacktestRunner
-from src.backtesting.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market
-from src.main.bootstrap.database_factory import create_database, database_settings_from_environment
-from src.main.config.config_loader import DEFAULT_STRATEGY_CONFIG, DEFAULT_TRADING_TARGET, load_strategy_config, \
+from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market
+from src.core.database_factory import create_database, database_settings_from_environment
+from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, DEFAULT_TRADING_TARGET, load_strategy_config, \
     load_trading_targets
-from src.main.utils.cli import OneLineArgumentParser, iso_date, positive_number, run_cli
-from src.main.utils.logging_setup import configure_logging
+from src.core.cli import OneLineArgumentParser, iso_date, positive_number, run_cli
+from src.core.logging_setup import configure_logging
 from src.paths import DATA_DIR
 
 PROG = "python -m src.backtesting.cli"

@@ -16,11 +16,11 @@ from typing import Any
 from vnpy.trader.database import BaseDatabase
 
 from src.backtesting.config import BacktestConfig
-from src.backtesting.contract.contract_registry import ContractFactory, ContractRegistry
-from src.backtesting.contract.exchange_resolver import ExchangeResolver, UnknownProductError
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator
-from src.backtesting.discovery.option_discovery import OptionDiscoveryService
-from src.backtesting.discovery.symbol_generator import SymbolGenerator
+from src.core.contract.contract_registry import ContractFactory, ContractRegistry
+from src.core.contract.exchange_resolver import ExchangeResolver, UnknownProductError
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.core.contract.option_discovery import OptionDiscoveryService
+from src.core.contract.symbol_generator import SymbolGenerator
 from src.backtesting.engine import OptionBacktestingEngine
 from src.backtesting.report import (
     TradeCounts,
@@ -30,8 +30,8 @@ from src.backtesting.report import (
     write_summary,
     write_trades,
 )
-from src.main.config.errors import UserInputError
-from src.main.config.schema import StrategyConfig, StrategyDefinition
+from src.core.config.errors import UserInputError
+from src.core.config.schema import StrategyConfig, StrategyDefinition
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 from src.strategy.strategy_entry import StrategyEntry
 

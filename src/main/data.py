@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 
-from src.main.bootstrap.database_factory import create_database, database_settings_from_environment
-from src.main.config.errors import UserInputError
-from src.main.utils.cli import OneLineArgumentParser, iso_date, positive_int, run_cli
+from src.core.database_factory import create_database, database_settings_from_environment
+from src.core.config.errors import UserInputError
+from src.core.cli import OneLineArgumentParser, iso_date, positive_int, run_cli
 from src.strategy.infrastructure.bar_pipeline import BarPipeline
 from src.strategy.infrastructure.tick_csv import read_ctp_tick_csv
 from vnpy.trader.constant import Exchange, Interval

@@ -40,16 +40,16 @@ import threading  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from datetime import date  # noqa: E402
 
-from src.main.config.config_loader import (  # noqa: E402
+from src.core.config.config_loader import (  # noqa: E402
     DEFAULT_STRATEGY_CONFIG,
     DEFAULT_TRADING_TARGET,
     load_strategy_config,
     load_trading_targets,
 )
-from src.main.config.errors import UserInputError  # noqa: E402
-from src.main.config.schema import StrategyConfig  # noqa: E402
-from src.main.process.heartbeat import HeartbeatWriter  # noqa: E402
-from src.main.utils.cli import (  # noqa: E402
+from src.core.config.errors import UserInputError  # noqa: E402
+from src.core.config.schema import StrategyConfig  # noqa: E402
+from src.core.process.heartbeat import HeartbeatWriter  # noqa: E402
+from src.core.cli import (  # noqa: E402
     OneLineArgumentParser,
     iso_date,
     non_negative_int,
@@ -57,8 +57,8 @@ from src.main.utils.cli import (  # noqa: E402
     positive_number,
     run_cli,
 )
-from src.main.utils.logging_setup import LOG_LEVELS, configure_logging  # noqa: E402
-from src.main.utils.signals import install_stop_handlers  # noqa: E402
+from src.core.logging_setup import LOG_LEVELS, configure_logging  # noqa: E402
+from src.core.signals import install_stop_handlers  # noqa: E402
 from src.paths import DATA_DIR  # noqa: E402
 
 PROG = "python src/main/main.py"
@@ -146,7 +146,7 @@ def _resolve_replay_dates(args: argparse.Namespace) -> None:
 
 def require_market_data_settings(what: str = "live and paper trading", offline: str = "--paper --replay") -> None:
     """Live and paper daemons need a CTP or SOPT login: say so at start, not when the first period opens."""
-    from src.main.config.env_settings import CtpSettings, load_dotenv_file
+    from src.core.config.env_settings import CtpSettings, load_dotenv_file
 
     load_dotenv_file()
     if not any(CtpSettings.from_environment(prefix) for prefix in ("CTP", "SOPT")):
@@ -186,8 +186,8 @@ def run_standalone(args: argparse.Namespace, config: StrategyConfig, variant: st
 
 # -------------------------------------------------------------------------------------- daemon
 def run_daemon(args: argparse.Namespace, config: StrategyConfig, variant: str, log_dir: Path) -> int:
-    from src.main.process.parent_process import ParentProcess
-    from src.main.process.supervision import TradingWindow
+    from src.core.process.parent_process import ParentProcess
+    from src.core.process.supervision import TradingWindow
     from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 
     window = None

@@ -21,14 +21,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from src.main.config.config_loader import DEFAULT_RECORDER_SETTING, DEFAULT_STRATEGY_CONFIG, load_recorder_setting, \
+from src.core.config.config_loader import DEFAULT_RECORDER_SETTING, DEFAULT_STRATEGY_CONFIG, load_recorder_setting, \
     load_strategy_config
-from src.main.config.errors import UserInputError
+from src.core.config.errors import UserInputError
 from src.main.main import DEFAULT_LOG_DIR, require_market_data_settings
-from src.main.process.heartbeat import HeartbeatWriter
-from src.main.utils.cli import OneLineArgumentParser, iso_date, non_negative_number, positive_number, run_cli
-from src.main.utils.logging_setup import LOG_LEVELS, configure_logging
-from src.main.utils.signals import install_stop_handlers
+from src.core.process.heartbeat import HeartbeatWriter
+from src.core.cli import OneLineArgumentParser, iso_date, non_negative_number, positive_number, run_cli
+from src.core.logging_setup import LOG_LEVELS, configure_logging
+from src.core.signals import install_stop_handlers
 
 PROG = "python -m src.main.recorder"
 VARIANT = "recorder"
@@ -99,8 +99,8 @@ def _run_standalone(args: argparse.Namespace, runtime, log_dir: Path) -> int:
 
 
 def _run_daemon(args: argparse.Namespace, runtime, log_dir: Path) -> int:
-    from src.main.process.parent_process import ParentProcess
-    from src.main.process.supervision import TradingWindow
+    from src.core.process.parent_process import ParentProcess
+    from src.core.process.supervision import TradingWindow
     from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 
     if not args.replay:

@@ -19,10 +19,10 @@ import json
 import sys
 from collections.abc import Sequence
 
-from src.main.bootstrap.database_factory import DatabaseUnavailableError, create_state_repository
-from src.main.config.errors import UserInputError
-from src.main.utils.cli import OneLineArgumentParser, run_cli
-from src.main.utils.logging_setup import configure_logging
+from src.core.database_factory import DatabaseUnavailableError, create_state_repository
+from src.core.config.errors import UserInputError
+from src.core.cli import OneLineArgumentParser, run_cli
+from src.core.logging_setup import configure_logging
 from src.strategy.infrastructure.persistence.database_connection import DatabaseConnectionError
 from src.strategy.infrastructure.persistence.state_repository import StateRepository, validate_strategy_name
 

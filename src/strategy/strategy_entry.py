@@ -33,11 +33,11 @@ from vnpy.trader.object import BarData, OrderData, TickData, TradeData
 from vnpy_portfoliostrategy import StrategyTemplate
 from vnpy_portfoliostrategy.base import EngineType
 
-from src.backtesting.contract.contract_registry import ContractFactory, ContractInfo
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator
-from src.main.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
-from src.main.config.schema import StrategyConfig, StrategyDefinition, StrategySetting
-from src.main.config.typed_builder import OriginMap, build
+from src.core.contract.contract_registry import ContractFactory, ContractInfo
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
+from src.core.config.schema import StrategyConfig, StrategyDefinition, StrategySetting
+from src.core.config.typed_builder import OriginMap, build
 from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
 from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
 from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler

@@ -36,8 +36,8 @@ def copy(pristine: Path, folder: Path) -> Path:
 
 
 def _main(path: str) -> None:
-    from src.backtesting.sample_market import generate_sample_market, save_sample_market
-    from src.main.bootstrap.database_factory import create_database, database_settings_from_environment
+    from src.datafeed.sample_market import generate_sample_market, save_sample_market
+    from src.core.database_factory import create_database, database_settings_from_environment
 
     database = create_database(database_settings_from_environment())
     save_sample_market(database, generate_sample_market(START, END))

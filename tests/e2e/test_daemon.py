@@ -13,8 +13,8 @@ import signal
 import time
 from datetime import datetime, timedelta
 
-from src.main.process.heartbeat import read_beat
-from src.main.utils.clock import EXCHANGE_TIMEZONE
+from src.core.process.heartbeat import read_beat
+from src.core.clock import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 from src.strategy.infrastructure.persistence.state_repository import StateRepository
 from src.strategy.strategy_entry import StrategyEntry

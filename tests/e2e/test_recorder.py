@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import pytest
 
-from src.backtesting.sample_market import generate_sample_market
+from src.datafeed.sample_market import generate_sample_market
 from tests.e2e.daemon_support import Process, environment
 
 START, END = date(2026, 1, 7), date(2026, 1, 8)

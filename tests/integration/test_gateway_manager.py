@@ -16,8 +16,8 @@ from vnpy_ctp import CtpGateway
 from vnpy_sopt import SoptGateway
 
 from src.main.bootstrap.engine_factory import create_engines
-from src.main.config.env_settings import CtpSettings
-from src.main.config.errors import ConfigError
+from src.core.config.env_settings import CtpSettings
+from src.core.config.errors import ConfigError
 from src.main.config.gateway_manager import GatewayManager, GatewayUnavailableError, connect_setting
 
 PASSWORD = "s3cret-ctp-pass"

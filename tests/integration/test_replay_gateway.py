@@ -13,9 +13,9 @@ from vnpy.trader.object import SubscribeRequest, TickData
 from vnpy.trader.utility import get_file_path
 from vnpy_portfoliostrategy import StrategyTemplate
 
-from src.backtesting.contract.contract_registry import ContractFactory
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator
-from src.backtesting.sample_market import generate_sample_market
+from src.core.contract.contract_registry import ContractFactory
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.datafeed.sample_market import generate_sample_market
 from src.main.bootstrap.engine_factory import create_engines
 from src.main.gateway.event_flow import TrackedEventEngine
 from src.main.gateway.replay_gateway import (
@@ -27,7 +27,7 @@ from src.main.gateway.replay_gateway import (
     TickSynthesizer,
 )
 from src.main.gateway.replay_source import SampleMarketReplaySource
-from src.main.utils.clock import EXCHANGE_TIMEZONE
+from src.core.clock import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.bar_pipeline import BarPipeline
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 
@@ -216,7 +216,7 @@ def test_tracked_event_engine_waits_for_consequences():
 
 def test_paper_account_app_fills_orders_on_the_gateways_quotes(tmp_path):
     """--paper on live market data: vnpy_paperaccount takes the orders (never the market data gateway)."""
-    from src.main.config.env_settings import DatabaseSettings
+    from src.core.config.env_settings import DatabaseSettings
     from src.main.process.paper_trades import PaperTradeStore, database_location
 
     # vnpy_paperaccount keeps its positions in a JSON file of vnpy's folder: one of this run's own.

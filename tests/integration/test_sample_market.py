@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from vnpy.trader.constant import Exchange, Interval, OptionType, Product
 
-from src.backtesting.sample_market import (
+from src.datafeed.sample_market import (
     DEFAULT_END,
     DEFAULT_START,
     SampleMarketError,
@@ -18,11 +18,11 @@ from src.backtesting.sample_market import (
     has_sample_products,
     save_sample_market,
 )
-from src.main.bootstrap.database_factory import create_database
-from src.main.config.env_settings import DatabaseSettings
-from src.main.config.errors import UserInputError
+from src.core.database_factory import create_database
+from src.core.config.env_settings import DatabaseSettings
+from src.core.config.errors import UserInputError
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
-from src.strategy.infrastructure.contract_helper import ContractHelper
+from src.core.contract.contract_helper import ContractHelper
 
 # Three trading days around IF2601/IM2601's expiry on Friday 2026-01-16.
 SHORT_START, SHORT_END = date(2026, 1, 15), date(2026, 1, 19)

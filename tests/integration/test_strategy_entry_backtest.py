@@ -8,10 +8,10 @@ import pytest
 
 from src.backtesting.config import BacktestConfig
 from src.backtesting.runner import BacktestRunner
-from src.backtesting.sample_market import ensure_sample_market
-from src.main.bootstrap.database_factory import create_database
-from src.main.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
-from src.main.config.env_settings import DatabaseSettings
+from src.datafeed.sample_market import ensure_sample_market
+from src.core.database_factory import create_database
+from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
+from src.core.config.env_settings import DatabaseSettings
 from src.paths import CONFIG_DIR
 from src.strategy.domain.event.decision_events import DecisionRefusedEvent, SignalEvent
 from src.strategy.domain.value_object.market import Direction

@@ -8,7 +8,7 @@ from vnpy.trader.constant import Exchange, OptionType, Product
 from vnpy.trader.object import ContractData
 
 from src.main.bootstrap.universe import UniverseBuilder
-from src.main.config.errors import UserInputError
+from src.core.config.errors import UserInputError
 from src.main.gateway.replay_source import SampleMarketReplaySource
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 

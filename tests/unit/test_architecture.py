@@ -3,7 +3,11 @@
 - the domain imports only the standard library, numpy, scipy, TA-Lib and itself
   (never vnpy, peewee, pymysql, flask, requests, websocket, ib_async or futu);
 - infrastructure never imports the processes (src.main), the backtester or the entry;
-- web and datafeed never import strategy_entry or main.
+- web and datafeed never import the entry, the application layer, main or the backtester.
+
+The package layers and the absence of cycles are import-linter contracts
+(pyproject.toml, tests/unit/test_import_contracts.py); this scan also sees
+imports by name (importlib, __import__) that a graph of import statements misses.
 """
 from __future__ import annotations
 
@@ -74,7 +78,8 @@ def test_domain_is_pure():
 
 
 def test_infrastructure_does_not_import_processes_or_entry():
-    prefixes = ("src.main", "src.backtesting", "src.web", "src.strategy.strategy_entry")
+    prefixes = ("src.main", "src.backtesting", "src.web", "src.datafeed", "src.core", "src.strategy.strategy_entry",
+                "src.strategy.application")
     problems = [p for path in python_files(SRC / "strategy" / "infrastructure")
                 for p in forbidden_prefix_violations(path, prefixes)]
     assert not problems, "\n".join(problems)
@@ -82,7 +87,7 @@ def test_infrastructure_does_not_import_processes_or_entry():
 
 @pytest.mark.parametrize("layer", ["web", "datafeed"])
 def test_web_and_datafeed_do_not_import_entry_or_main(layer):
-    prefixes = ("src.main", "src.strategy.strategy_entry")
+    prefixes = ("src.main", "src.backtesting", "src.strategy.strategy_entry", "src.strategy.application")
     problems = [p for path in python_files(SRC / layer) for p in forbidden_prefix_violations(path, prefixes)]
     assert not problems, "\n".join(problems)
 

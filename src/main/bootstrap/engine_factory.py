@@ -53,8 +53,8 @@ from vnpy.trader.object import BarData, LogData
 from vnpy_portfoliostrategy import PortfolioStrategyApp, StrategyEngine, StrategyTemplate
 from vnpy_portfoliostrategy.base import EVENT_PORTFOLIO_LOG
 
-from src.main.config.errors import UserInputError
-from src.main.config.schema import StrategyDefinition
+from src.core.config.errors import UserInputError
+from src.core.config.schema import StrategyDefinition
 from src.main.gateway.event_flow import TrackedEventEngine
 from src.strategy.strategy_entry import StrategyEntry
 

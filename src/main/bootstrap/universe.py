@@ -30,13 +30,13 @@ from vnpy.trader.constant import Product
 from vnpy.trader.database import BarOverview
 from vnpy.trader.object import ContractData
 
-from src.backtesting.config import DEFAULT_PRODUCT_SPECS
-from src.backtesting.contract.contract_registry import ContractFactory, ContractInfo
-from src.backtesting.contract.exchange_resolver import ExchangeResolver, UnknownProductError, UnsupportedProductError
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator
-from src.backtesting.discovery.option_discovery import OptionDiscoveryService
-from src.backtesting.discovery.symbol_generator import SymbolGenerator
-from src.main.config.errors import UserInputError
+from src.core.contract.product_spec import DEFAULT_PRODUCT_SPECS
+from src.core.contract.contract_registry import ContractFactory, ContractInfo
+from src.core.contract.exchange_resolver import ExchangeResolver, UnknownProductError, UnsupportedProductError
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.core.contract.option_discovery import OptionDiscoveryService
+from src.core.contract.symbol_generator import SymbolGenerator
+from src.core.config.errors import UserInputError
 from src.strategy.domain.domain_service.option_selector_service import OptionSelectorSettings
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from src.main.config.config_loader import (
+from src.core.config.config_loader import (
     DEFAULT_RECORDER_SETTING,
     DEFAULT_STRATEGY_CONFIG,
     DEFAULT_TRADING_TARGET,
@@ -16,8 +16,8 @@ from src.main.config.config_loader import (
     load_strategy_config,
     load_trading_targets,
 )
-from src.main.config.env_settings import CtpSettings, DatabaseSettings, load_dotenv_file
-from src.main.utils.cli import OneLineArgumentParser, run_cli
+from src.core.config.env_settings import CtpSettings, DatabaseSettings, load_dotenv_file
+from src.core.cli import OneLineArgumentParser, run_cli
 
 PROG = "python -m src.main.config"
 

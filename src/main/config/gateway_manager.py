@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from vnpy.trader.engine import MainEngine
 from vnpy.trader.gateway import BaseGateway
 
-from src.main.config.env_settings import CtpSettings
+from src.core.config.env_settings import CtpSettings
 
 logger = logging.getLogger(__name__)
 

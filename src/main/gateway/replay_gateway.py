@@ -91,10 +91,10 @@ from vnpy.trader.object import (
     TradeData,
 )
 
-from src.backtesting.contract.contract_registry import ContractFactory, ContractInfo
+from src.core.contract.contract_registry import ContractFactory, ContractInfo
 from src.main.gateway.event_flow import TrackedEventEngine
 from src.main.gateway.replay_source import ReplaySource
-from src.main.utils.clock import EXCHANGE_TIMEZONE
+from src.core.clock import EXCHANGE_TIMEZONE
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS, TradingSchedule
 

@@ -22,8 +22,8 @@ from vnpy.trader.database import BarOverview, BaseDatabase
 from vnpy.trader.object import BarData, TickData
 from vnpy.trader.utility import extract_vt_symbol
 
-from src.backtesting.sample_market import SAMPLE_PRODUCTS, generate_sample_market
-from src.main.utils.clock import EXCHANGE_TIMEZONE
+from src.datafeed.sample_market import SAMPLE_PRODUCTS, generate_sample_market
+from src.core.clock import EXCHANGE_TIMEZONE
 
 
 class ReplaySource(Protocol):
@@ -78,7 +78,7 @@ class DatabaseReplaySource:
 
 
 class SampleMarketReplaySource:
-    """The synthetic sample market of ``src.backtesting.sample_market``, generated in memory."""
+    """The synthetic sample market of ``src.datafeed.sample_market``, generated in memory."""
 
     def __init__(self, start: date, end: date, products: Sequence[str] = SAMPLE_PRODUCTS) -> None:
         self.market = generate_sample_market(start, end, products=tuple(products))

@@ -47,8 +47,8 @@ from pathlib import Path
 
 from vnpy.event import Event
 
-from src.backtesting.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market, has_sample_products
-from src.main.bootstrap import database_factory
+from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market, has_sample_products
+from src.core import database_factory
 from src.main.bootstrap.engine_factory import (
     Engines,
     OptionStrategyEngine,
@@ -57,19 +57,19 @@ from src.main.bootstrap.engine_factory import (
     strategy_setting,
 )
 from src.main.bootstrap.universe import Universe, UniverseBuilder
-from src.main.config.config_loader import load_trading_targets
-from src.main.config.env_settings import DatabaseSettings
-from src.main.config.errors import UserInputError
+from src.core.config.config_loader import load_trading_targets
+from src.core.config.env_settings import DatabaseSettings
+from src.core.config.errors import UserInputError
 from src.main.config.gateway_manager import GatewayManager, GatewayUnavailableError
-from src.main.config.schema import StrategyConfig
+from src.core.config.schema import StrategyConfig
 from src.main.gateway.event_flow import EventEngineProbe
 from src.main.gateway.replay_gateway import EVENT_REPLAY, ReplayGateway, ReplayPhase, ReplayPlan, ReplayProgress
 from src.main.gateway.replay_source import DatabaseReplaySource, ReplaySource, SampleMarketReplaySource
-from src.main.process.exit_codes import EXIT_FAILED, EXIT_GATEWAY_UNAVAILABLE, EXIT_OK
-from src.main.process.heartbeat import HeartbeatWriter
+from src.core.process.exit_codes import EXIT_FAILED, EXIT_GATEWAY_UNAVAILABLE, EXIT_OK
+from src.core.process.heartbeat import HeartbeatWriter
 from src.main.process.paper_trades import PaperTradeStore, database_location
 from src.main.process.state_scope import LIVE, PAPER, REPLAY, ScopedMonitor, ScopedStateRepository, state_key
-from src.main.utils.clock import EXCHANGE_TIMEZONE
+from src.core.clock import EXCHANGE_TIMEZONE
 from src.main.utils.file_lock import exclusive_lock
 from src.paths import DATA_DIR
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar

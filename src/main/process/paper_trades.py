@@ -29,8 +29,8 @@ from vnpy.trader.engine import MainEngine
 from vnpy.trader.event import EVENT_TRADE
 from vnpy.trader.object import TradeData
 
-from src.main.config.env_settings import DatabaseSettings
-from src.main.utils.clock import EXCHANGE_TIMEZONE
+from src.core.config.env_settings import DatabaseSettings
+from src.core.clock import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation, open_database
 
 logger = logging.getLogger(__name__)

@@ -41,19 +41,19 @@ from vnpy.trader.engine import BaseEngine, MainEngine
 from vnpy.trader.event import EVENT_CONTRACT, EVENT_TICK
 from vnpy.trader.object import BarData, ContractData, SubscribeRequest, TickData
 
-from src.backtesting.contract.contract_registry import ContractFactory
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator
-from src.main.bootstrap import database_factory
+from src.core.contract.contract_registry import ContractFactory
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.core import database_factory
 from src.main.bootstrap.engine_factory import Engines, create_engines
-from src.main.config.config_loader import RecorderSetting, load_recorder_setting
-from src.main.config.errors import UserInputError
+from src.core.config.config_loader import RecorderSetting, load_recorder_setting
+from src.core.config.errors import UserInputError
 from src.main.config.gateway_manager import GatewayManager, GatewayUnavailableError
-from src.main.config.schema import RuntimeConfig
+from src.core.config.schema import RuntimeConfig
 from src.main.gateway.event_flow import EventEngineProbe
 from src.main.gateway.replay_gateway import EVENT_REPLAY, ReplayGateway, ReplayPhase, ReplayPlan, ReplayProgress
 from src.main.gateway.replay_source import DatabaseReplaySource, SampleMarketReplaySource
-from src.main.process.exit_codes import EXIT_FAILED, EXIT_GATEWAY_UNAVAILABLE, EXIT_OK
-from src.main.process.heartbeat import HeartbeatWriter
+from src.core.process.exit_codes import EXIT_FAILED, EXIT_GATEWAY_UNAVAILABLE, EXIT_OK
+from src.core.process.heartbeat import HeartbeatWriter
 from src.strategy.infrastructure.bar_pipeline import BarPipeline
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 

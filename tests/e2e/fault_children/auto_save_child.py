@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from src.main.bootstrap.database_factory import create_state_repository
+from src.core.database_factory import create_state_repository
 from src.strategy.infrastructure.persistence.auto_save_service import AutoSaveService
 
 

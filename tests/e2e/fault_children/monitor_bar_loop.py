@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from src.main.bootstrap.database_factory import create_strategy_monitor
+from src.core.database_factory import create_strategy_monitor
 
 FIRST_BAR = datetime(2024, 3, 1, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 FLUSH_TIMEOUT = 60.0

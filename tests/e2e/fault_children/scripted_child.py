@@ -22,7 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
-from src.main.process.heartbeat import HeartbeatWriter
+from src.core.process.heartbeat import HeartbeatWriter
 
 
 def main() -> int:

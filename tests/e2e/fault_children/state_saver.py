@@ -21,7 +21,7 @@ import json
 import os
 import sys
 
-from src.main.bootstrap.database_factory import create_state_repository
+from src.core.database_factory import create_state_repository
 
 ROWS = 1_400  # about 100 KB of JSON
 KEEP = 5

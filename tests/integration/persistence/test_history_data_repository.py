@@ -8,9 +8,9 @@ import pytest
 from vnpy.trader.constant import Exchange, Interval
 from vnpy.trader.object import BarData
 
-from src.main.bootstrap.database_factory import create_database, create_state_repository
-from src.main.config.env_settings import DatabaseSettings
-from src.main.config.secret_value import Secret
+from src.core.database_factory import create_database, create_state_repository
+from src.core.config.env_settings import DatabaseSettings
+from src.core.config.secret_value import Secret
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 from src.strategy.infrastructure.persistence.history_data_repository import (
     HistoryDataRepository,

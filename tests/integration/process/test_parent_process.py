@@ -15,10 +15,10 @@ from datetime import datetime, time as clock_time
 
 import pytest
 
-from src.main.config.schema import RuntimeConfig, TradingPeriod
-from src.main.process.parent_process import ParentProcess
-from src.main.process.supervision import TradingWindow
-from src.main.utils.clock import EXCHANGE_TIMEZONE, ScaledClock
+from src.core.config.schema import RuntimeConfig, TradingPeriod
+from src.core.process.parent_process import ParentProcess
+from src.core.process.supervision import TradingWindow
+from src.core.clock import EXCHANGE_TIMEZONE, ScaledClock
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 
 MORNING = TradingPeriod(clock_time(8, 40), clock_time(11, 30))

@@ -9,7 +9,7 @@ from src.backtesting.config import (
     BacktestConfigError,
     ProductSpec,
 )
-from src.main.config.errors import UserInputError
+from src.core.config.errors import UserInputError
 
 
 def test_default_product_specs_are_the_cffex_terms():

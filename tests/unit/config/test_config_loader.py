@@ -9,13 +9,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from src.main.config.config_loader import (
+from src.core.config.config_loader import (
     DEFAULT_STRATEGY_CONFIG,
     load_recorder_setting,
     load_strategy_config,
     load_trading_targets,
 )
-from src.main.config.errors import ConfigError
+from src.core.config.errors import ConfigError
 from src.paths import CONFIG_DIR
 
 OVERRIDE_15M = CONFIG_DIR / "timeframe" / "15m.yaml"

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-from src.main.config.env_settings import CtpSettings, DatabaseSettings, load_dotenv_file
-from src.main.config.errors import ConfigError
-from src.main.config.secret_value import Secret, SecretMaskingFilter
+from src.core.config.env_settings import CtpSettings, DatabaseSettings, load_dotenv_file
+from src.core.config.errors import ConfigError
+from src.core.config.secret_value import Secret, SecretMaskingFilter
 from src.paths import DATA_DIR
 
 

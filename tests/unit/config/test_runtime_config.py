@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from src.main.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
-from src.main.config.errors import ConfigError
+from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
+from src.core.config.errors import ConfigError
 
 
 def override(tmp_path, runtime: dict):

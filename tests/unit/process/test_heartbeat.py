@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from src.main.process.heartbeat import HeartbeatMonitor, HeartbeatWriter, read_beat
+from src.core.process.heartbeat import HeartbeatMonitor, HeartbeatWriter, read_beat
 
 
 def wait_for(predicate, timeout: float = 5.0) -> None:

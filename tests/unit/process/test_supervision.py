@@ -5,9 +5,9 @@ from datetime import datetime, time
 
 import pytest
 
-from src.main.config.schema import TradingPeriod
-from src.main.process.supervision import RestartBackoff, TradingWindow
-from src.main.utils.clock import EXCHANGE_TIMEZONE
+from src.core.config.schema import TradingPeriod
+from src.core.process.supervision import RestartBackoff, TradingWindow
+from src.core.clock import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 
 DAY = TradingPeriod(time(8, 40), time(11, 30))

@@ -1,11 +1,11 @@
 import pytest
 from vnpy.trader.constant import Exchange
 
-from src.backtesting.contract.exchange_resolver import (
+from src.core.contract.exchange_resolver import (
     ExchangeResolver,
     UnknownProductError,
 )
-from src.main.config.errors import UserInputError
+from src.core.config.errors import UserInputError
 
 
 @pytest.fixture(scope="module")

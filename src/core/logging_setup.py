@@ -5,7 +5,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from src.main.config.secret_value import SecretMaskingFilter
+from src.core.config.secret_value import SecretMaskingFilter
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

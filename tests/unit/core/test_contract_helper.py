@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from vnpy.trader.constant import Exchange, OptionType
 
-from src.strategy.infrastructure.contract_helper import (
+from src.core.contract.contract_helper import (
     ContractHelper,
     ContractMonth,
     SymbolStyle,

@@ -1,5 +1,5 @@
 """Exit codes shared by the child and the daemon, so the daemon knows what a child's exit means."""
-from src.main.utils.cli import EXIT_BAD_INPUT
+from src.core.cli import EXIT_BAD_INPUT
 
 EXIT_OK = 0                  # stopped on request, or the work is done (a replay reached the end of its data)
 EXIT_FAILED = 1              # the strategy raised, or an unexpected error: restart with backoff

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from src.main.config.errors import ConfigError
-from src.main.config.secret_value import Secret
+from src.core.config.errors import ConfigError
+from src.core.config.secret_value import Secret
 from src.paths import DATA_DIR, PROJECT_ROOT
 
 ENV_FILE = PROJECT_ROOT / ".env"

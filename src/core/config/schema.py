@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from typing import Literal
 
-from src.main.config.typed_builder import InvalidField, bounded
+from src.core.config.typed_builder import InvalidField, bounded
 
 # A period whose end is before its start is a night session crossing midnight:
 # it must start in the evening and end in the early morning.
@@ -61,7 +61,7 @@ class TradingPeriod:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    """How the daemon supervises its child process (``src/main/process/parent_process.py``).
+    """How the daemon supervises its child process (``src/core/process/parent_process.py``).
 
     Times are seconds. The keys after ``trading_periods`` have defaults, so an
     older configuration file keeps working; the shipped file spells them out.

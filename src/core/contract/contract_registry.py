@@ -16,14 +16,15 @@ from datetime import date, datetime, time
 from vnpy.trader.constant import Exchange, OptionType, Product
 from vnpy.trader.object import ContractData
 
-from src.backtesting.config import DEFAULT_PRODUCT_SPECS, EXCHANGE_TIMEZONE, ProductSpec
-from src.backtesting.contract.exchange_resolver import (
+from src.core.contract.product_spec import DEFAULT_PRODUCT_SPECS, ProductSpec
+from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.core.contract.exchange_resolver import (
     ExchangeResolver,
     UnsupportedProductError,
 )
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator
-from src.main.config.errors import UserInputError
-from src.strategy.infrastructure.contract_helper import ContractHelper, ContractMonth
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.core.config.errors import UserInputError
+from src.core.contract.contract_helper import ContractHelper, ContractMonth
 
 GATEWAY_NAME = "BACKTESTING"
 EXPIRY_TIME = time(15, 0)

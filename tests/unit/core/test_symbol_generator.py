@@ -2,12 +2,12 @@ from datetime import date
 
 import pytest
 
-from src.backtesting.contract.exchange_resolver import UnsupportedProductError
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator
-from src.backtesting.discovery.symbol_generator import DateRangeError, SymbolGenerator
-from src.main.config.errors import UserInputError
+from src.core.contract.exchange_resolver import UnsupportedProductError
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.core.contract.symbol_generator import DateRangeError, SymbolGenerator
+from src.core.config.errors import UserInputError
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
-from src.strategy.infrastructure.contract_helper import ContractMonth
+from src.core.contract.contract_helper import ContractMonth
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,13 @@ from datetime import date, timedelta
 
 from vnpy.trader.constant import Exchange
 
-from src.backtesting.contract.exchange_resolver import (
+from src.core.contract.exchange_resolver import (
     ExchangeResolver,
     UnsupportedProductError,
 )
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator
-from src.main.config.errors import UserInputError
-from src.strategy.infrastructure.contract_helper import ContractHelper, ContractMonth
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.core.config.errors import UserInputError
+from src.core.contract.contract_helper import ContractHelper, ContractMonth
 
 INDEX_FUTURES = frozenset({"IF", "IH", "IC", "IM"})
 INDEX_OPTIONS = frozenset({"IO", "HO", "MO"})

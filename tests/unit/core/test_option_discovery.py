@@ -4,14 +4,14 @@ import pytest
 from vnpy.trader.constant import Exchange, Interval, OptionType
 from vnpy.trader.object import BarData
 
-from src.backtesting.config import EXCHANGE_TIMEZONE
-from src.backtesting.discovery.option_discovery import (
+from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.core.contract.option_discovery import (
     InvalidFutureSymbolError,
     OptionDiscoveryService,
 )
-from src.main.bootstrap.database_factory import create_database
-from src.main.config.env_settings import DatabaseSettings
-from src.strategy.infrastructure.contract_helper import ContractMonth
+from src.core.database_factory import create_database
+from src.core.config.env_settings import DatabaseSettings
+from src.core.contract.contract_helper import ContractMonth
 
 SYMBOLS = [
     ("IF2601", Exchange.CFFEX), ("IF2602", Exchange.CFFEX), ("IM2601", Exchange.CFFEX),

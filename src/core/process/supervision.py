@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from src.main.config.schema import NIGHT_START_EARLIEST, TradingPeriod
-from src.main.utils.clock import EXCHANGE_TIMEZONE
+from src.core.config.schema import NIGHT_START_EARLIEST, TradingPeriod
+from src.core.clock import EXCHANGE_TIMEZONE
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 
 LOOKAHEAD_DAYS = 14

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 
 from vnpy.trader.constant import Exchange
 
-from src.main.config.errors import UserInputError
+from src.core.config.errors import UserInputError
 from src.strategy.domain.value_object.trading_session import product_code
-from src.strategy.infrastructure.contract_helper import INDEX_OPTION_FUTURES
+from src.core.contract.contract_helper import INDEX_OPTION_FUTURES
 
 # Listed products (2024-2025), futures codes; commodity options use the same codes.
 DEFAULT_PRODUCTS: Mapping[Exchange, tuple[str, ...]] = {

@@ -2,14 +2,14 @@ from datetime import date
 
 import pytest
 
-from src.backtesting.contract.exchange_resolver import (
+from src.core.contract.exchange_resolver import (
     UnknownProductError,
     UnsupportedProductError,
 )
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator, nth_weekday
+from src.core.contract.expiry_calculator import ExpiryCalculator, nth_weekday
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
-from src.strategy.infrastructure.contract_helper import ContractMonth
+from src.core.contract.contract_helper import ContractMonth
 
 
 @pytest.fixture(scope="module")

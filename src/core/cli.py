@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import NoReturn
 
-from src.main.config.errors import UserInputError
-from src.main.config.secret_value import mask_secrets
+from src.core.config.errors import UserInputError
+from src.core.config.secret_value import mask_secrets
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130

@@ -25,7 +25,7 @@ What the daemon does, every poll (a fraction of the heartbeat interval):
   strategies, which saves their state, and exits 0), waits for it up to
   ``stop_timeout`` and exits 0.
 
-Every time and interval is read through ``clock`` (see ``src.main.utils.clock``).
+Every time and interval is read through ``clock`` (see ``src.core.clock``).
 """
 from __future__ import annotations
 
@@ -39,12 +39,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from src.main.config.schema import RuntimeConfig
-from src.main.process.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USER_INPUT
-from src.main.process.heartbeat import HeartbeatMonitor
-from src.main.process.supervision import RestartBackoff, TradingWindow
-from src.main.utils.clock import Clock, SystemClock
-from src.main.utils.signals import signal_name
+from src.core.config.schema import RuntimeConfig
+from src.core.process.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USER_INPUT
+from src.core.process.heartbeat import HeartbeatMonitor
+from src.core.process.supervision import RestartBackoff, TradingWindow
+from src.core.clock import Clock, SystemClock
+from src.core.signals import signal_name
 from src.paths import PROJECT_ROOT
 
 logger = logging.getLogger("daemon")

@@ -15,12 +15,12 @@ from datetime import datetime
 from vnpy.trader.constant import Exchange, Interval, OptionType
 from vnpy.trader.database import BaseDatabase
 
-from src.backtesting.contract.exchange_resolver import (
+from src.core.contract.exchange_resolver import (
     ExchangeResolver,
     UnknownProductError,
 )
-from src.main.config.errors import UserInputError
-from src.strategy.infrastructure.contract_helper import (
+from src.core.config.errors import UserInputError
+from src.core.contract.contract_helper import (
     ContractHelper,
     ContractMonth,
     ParsedOption,

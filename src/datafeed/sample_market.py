@@ -48,22 +48,23 @@ from vnpy.trader.constant import Exchange, Interval, OptionType
 from vnpy.trader.database import BaseDatabase
 from vnpy.trader.object import BarData, ContractData
 
-from src.backtesting.config import DEFAULT_PRODUCT_SPECS, EXCHANGE_TIMEZONE
-from src.backtesting.contract.contract_registry import ContractFactory, ContractRegistry
-from src.backtesting.contract.exchange_resolver import ExchangeResolver
-from src.backtesting.contract.expiry_calculator import (
+from src.core.contract.product_spec import DEFAULT_PRODUCT_SPECS
+from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.core.contract.contract_registry import ContractFactory, ContractRegistry
+from src.core.contract.exchange_resolver import ExchangeResolver
+from src.core.contract.expiry_calculator import (
     ExpiryCalculator,
     TradingDayCalendar,
 )
-from src.backtesting.discovery.symbol_generator import DateRangeError, SymbolGenerator
-from src.main.config.errors import UserInputError
+from src.core.contract.symbol_generator import DateRangeError, SymbolGenerator
+from src.core.config.errors import UserInputError
 from src.strategy.domain.domain_service.greeks_calculator import GreeksCalculator
 from src.strategy.domain.value_object.trading_session import (
     CHINA_TRADING_SESSIONS,
     product_code,
 )
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
-from src.strategy.infrastructure.contract_helper import ContractHelper, ContractMonth
+from src.core.contract.contract_helper import ContractHelper, ContractMonth
 
 DEFAULT_START = date(2026, 1, 5)
 DEFAULT_END = date(2026, 2, 6)

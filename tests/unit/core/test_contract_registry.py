@@ -4,18 +4,18 @@ import pytest
 from vnpy.trader.constant import Exchange, OptionType, Product
 from vnpy.trader.object import ContractData
 
-from src.backtesting.config import ProductSpec
-from src.backtesting.contract.contract_registry import (
+from src.core.contract.product_spec import ProductSpec
+from src.core.contract.contract_registry import (
     ContractFactory,
     ContractInfo,
     ContractRegistry,
     UnknownContractError,
 )
-from src.backtesting.contract.exchange_resolver import UnsupportedProductError
-from src.backtesting.contract.expiry_calculator import ExpiryCalculator
-from src.main.config.errors import UserInputError
+from src.core.contract.exchange_resolver import UnsupportedProductError
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.core.config.errors import UserInputError
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
-from src.strategy.infrastructure.contract_helper import ContractMonth
+from src.core.contract.contract_helper import ContractMonth
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from src.main.config.env_settings import DatabaseSettings, load_dotenv_file
-from src.main.config.errors import UserInputError
+from src.core.config.env_settings import DatabaseSettings, load_dotenv_file
+from src.core.config.errors import UserInputError
 from src.strategy.infrastructure.monitoring.strategy_monitor import StrategyMonitor
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 from src.strategy.infrastructure.persistence.json_serializer import JsonSerializer

@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Protocol
 
-from src.backtesting.contract.exchange_resolver import (
+from src.core.contract.exchange_resolver import (
     ExchangeResolver,
     UnsupportedProductError,
 )
-from src.strategy.infrastructure.contract_helper import ContractMonth
+from src.core.contract.contract_helper import ContractMonth
 
 FRIDAY = 4
 # Bounds the search for the next trading day; the longest Chinese market closure is about 10 days.

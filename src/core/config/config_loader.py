@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from src.main.config.errors import ConfigError
-from src.main.config.schema import StrategyConfig
-from src.main.config.typed_builder import OriginMap, build
+from src.core.config.errors import ConfigError
+from src.core.config.schema import StrategyConfig
+from src.core.config.typed_builder import OriginMap, build
 from src.paths import CONFIG_DIR
 
 DEFAULT_STRATEGY_CONFIG = CONFIG_DIR / "strategy_config.yaml"

@@ -16,7 +16,7 @@ from datetime import time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from src.main.config.errors import ConfigError
+from src.core.config.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -1,0 +1,1 @@
+"""Contract reference data: product specs, exchanges, expiries, the registry and discovery."""
