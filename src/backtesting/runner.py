@@ -16,11 +16,6 @@ from typing import Any
 from vnpy.trader.database import BaseDatabase
 
 from src.backtesting.config import BacktestConfig
-from src.core.contract.contract_registry import ContractFactory, ContractRegistry
-from src.core.contract.exchange_resolver import ExchangeResolver, UnknownProductError
-from src.core.contract.expiry_calculator import ExpiryCalculator
-from src.core.contract.option_discovery import OptionDiscoveryService
-from src.core.contract.symbol_generator import SymbolGenerator
 from src.backtesting.engine import OptionBacktestingEngine
 from src.backtesting.report import (
     TradeCounts,
@@ -32,6 +27,12 @@ from src.backtesting.report import (
 )
 from src.core.config.errors import UserInputError
 from src.core.config.schema import StrategyConfig, StrategyDefinition
+from src.core.contract.contract_registry import ContractFactory, ContractRegistry
+from src.core.contract.exchange_resolver import ExchangeResolver, UnknownProductError
+from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.core.contract.option_discovery import OptionDiscoveryService
+from src.core.contract.symbol_generator import SymbolGenerator
+from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 from src.strategy.strategy_entry import StrategyEntry
 
@@ -55,8 +56,11 @@ class BacktestResult:
 
 class BacktestRunner:
     def __init__(self, strategy_config: StrategyConfig, products: tuple[str, ...], backtest: BacktestConfig,
-                 database: BaseDatabase, config_file: Path, override_config_file: Path | None = None) -> None:
+                 database: BaseDatabase, config_file: Path, override_config_file: Path | None = None,
+                 event_handlers: tuple = ()) -> None:
+        """``event_handlers``: (event type, handler) pairs subscribed to the strategy's message bus."""
         self.strategy_config = strategy_config
+        self.event_handlers = tuple(event_handlers)
         self.products = products
         self.backtest = backtest
         self.database = database
@@ -154,9 +158,10 @@ class BacktestRunner:
         )
         if setting is None:
             setting = dict(vars(definition.setting))
-            setting.update(config_file=str(self.config_file),
-                           override_config_file=str(self.override_config_file or ""))
         engine.add_strategy(strategy_class or STRATEGY_CLASSES[definition.class_name], setting)
+        if hasattr(engine.strategy, "configure"):
+            # The configuration this runner loaded, once, is the strategy's: it reads no file.
+            engine.strategy.configure(StrategyRuntime(self.strategy_config, event_handlers=self.event_handlers))
         logger.info("loading %d contracts (%d options) from %s to %s", len(vt_symbols),
                     sum(1 for info in registry if info.is_option), warmup_start, self.backtest.end)
         engine.load_data()
@@ -208,7 +213,7 @@ class BacktestRunner:
 
     def _warmup_start(self, definition: StrategyDefinition) -> date:
         """Load enough trading days before the start for the indicators; the engine warms up on them."""
-        days = StrategyEntry.warmup_days_for(definition.setting)
+        days = warmup_trading_days(definition.setting)
         day = self.backtest.start
         for _ in range(days):
             day = self.calendar.previous_trading_day(day)

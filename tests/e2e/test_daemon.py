@@ -17,7 +17,6 @@ from src.core.process.heartbeat import read_beat
 from src.core.clock import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 from src.strategy.infrastructure.persistence.state_repository import StateRepository
-from src.strategy.strategy_entry import StrategyEntry
 from tests.e2e.daemon_support import (
     Process,
     environment,
@@ -97,14 +96,13 @@ def test_sigterm_stops_the_child_cleanly_and_saves_its_state(tmp_path, sample_ma
     parent = (folder / "daemon.log").read_text()
     assert re.search(r"child pid \d+ stopped \(exit code 0\)", parent)
     assert "restart" not in parent.split("stopping child pid")[-1]
-    if hasattr(StrategyEntry, "attach_persistence"):
-        repository = StateRepository.open(DatabaseLocation.sqlite(database))
-        try:
-            state = repository.load("e2e_sigterm@replay")
-        finally:
-            repository.close()
-        assert state is not None and "positions" in state, "on_stop did not save the state"
-        assert "state persistence attached: saved as e2e_sigterm@replay" in child
+    repository = StateRepository.open(DatabaseLocation.sqlite(database))
+    try:
+        state = repository.load("e2e_sigterm@replay")
+    finally:
+        repository.close()
+    assert state is not None and "positions" in state, "on_stop did not save the state"
+    assert "state persistence attached: saved as e2e_sigterm@replay" in child
 
 
 def test_hung_child_is_killed_and_replaced(tmp_path, sample_market_database):

@@ -13,6 +13,7 @@ from src.core.database_factory import create_database
 from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
 from src.core.config.env_settings import DatabaseSettings
 from src.paths import CONFIG_DIR
+from src.strategy.domain.event.base import DomainEvent
 from src.strategy.domain.event.decision_events import DecisionRefusedEvent, SignalEvent
 from src.strategy.domain.value_object.market import Direction
 
@@ -33,36 +34,36 @@ def finished_run(sample_database, tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
     database = sample_database
     config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, OVERRIDE)
+    published: list[DomainEvent] = []
     runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=START, end=END), database,
-                            DEFAULT_STRATEGY_CONFIG, OVERRIDE)
+                            DEFAULT_STRATEGY_CONFIG, OVERRIDE, event_handlers=((DomainEvent, published.append),))
     result = runner.run(folder / "report")
-    return result, runner.last_engine
+    return result, runner.last_engine, published
 
 
 def test_domain_positions_agree_with_vnpy_accounting(finished_run):
-    result, engine = finished_run
+    result, engine, _published = finished_run
     strategy = engine.strategy
     assert result.counts.options > 0
     domain_net = defaultdict(int)
-    for position in strategy.positions.positions():
+    for position in strategy.cycle.positions.positions():
         domain_net[position.vt_symbol] += position.volume * (1 if position.direction is Direction.LONG else -1)
     vnpy_net = {vt: volume for vt, volume in strategy.pos_data.items() if volume}
     assert dict((vt, v) for vt, v in domain_net.items() if v) == vnpy_net
     # Fills older than the kept history are pruned from the state; the recent ones are all there.
-    kept = {trade.vt_tradeid for trade in strategy.positions.trades()}
+    kept = {trade.vt_tradeid for trade in strategy.cycle.positions.trades()}
     engine_trades = sorted(engine.get_all_trades(), key=lambda trade: trade.datetime)
     assert kept and kept <= {trade.vt_tradeid for trade in engine_trades}
     assert engine_trades[-1].vt_tradeid in kept
 
 
 def test_every_opening_order_follows_a_signal_and_refusals_have_reasons(finished_run):
-    _result, engine = finished_run
+    _result, engine, events = finished_run
     strategy = engine.strategy
-    events = strategy.published_events
     signals = [e for e in events if isinstance(e, SignalEvent)]
     refusals = [e for e in events if isinstance(e, DecisionRefusedEvent)]
     # One instruction may take several orders (timeouts, re-priced resends): count the executions.
-    openings = [view for view in strategy.executor.executions() if view.instruction.offset.value == "OPEN"]
+    openings = [view for view in strategy.cycle.executor.executions() if view.instruction.offset.value == "OPEN"]
     assert signals and openings
     assert len(openings) <= sum(1 for s in signals if s.signal.value.startswith("SELL_"))
     assert all(view.instruction.reason.startswith("open SELL_") for view in openings)
@@ -72,7 +73,7 @@ def test_every_opening_order_follows_a_signal_and_refusals_have_reasons(finished
 
 
 def test_no_trade_before_warmup_and_all_inside_the_window(finished_run):
-    result, engine = finished_run
+    result, engine, _published = finished_run
     trade_days = {trade.datetime.date() for trade in engine.get_all_trades()}
     assert trade_days and min(trade_days) > START and max(trade_days) <= END
 
@@ -82,11 +83,11 @@ def test_tight_greeks_limits_refuse_every_opening_order(tmp_path, sample_databas
     tight.write_text(OVERRIDE.read_text(encoding="utf-8") + (
         "greeks_risk:\n  position_limits:\n    delta: 0.001\n    gamma: 0.1\n    vega: 50.0\n"), encoding="utf-8")
     config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, tight)
+    published: list[DomainEvent] = []
     runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=START, end=END), sample_database,
-                            DEFAULT_STRATEGY_CONFIG, tight)
+                            DEFAULT_STRATEGY_CONFIG, tight, event_handlers=((DomainEvent, published.append),))
     result = runner.run(tmp_path / "report")
-    strategy = runner.last_engine.strategy
-    risk_refusals = [e for e in strategy.published_events
+    risk_refusals = [e for e in published
                      if isinstance(e, DecisionRefusedEvent) and e.stage == "risk"]
     assert result.counts.total == 0
     assert risk_refusals

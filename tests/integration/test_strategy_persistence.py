@@ -13,6 +13,8 @@ from src.core.database_factory import create_database
 from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
 from src.core.config.env_settings import DatabaseSettings
 from src.paths import CONFIG_DIR
+from src.strategy.application.bootstrap import StrategyRuntime
+from src.strategy.domain.event.base import DomainEvent
 from src.strategy.domain.event.position_events import ManualCloseDetectedEvent, ManualOpenDetectedEvent
 from src.strategy.domain.value_object.market import Direction
 from src.strategy.domain.value_object.position_snapshot import PositionSnapshot
@@ -49,7 +51,8 @@ def stores(tmp_path_factory):
 def finished(runner, stores):
     repository, monitor = stores
     engine = runner.prepare_engine()
-    engine.strategy.attach_persistence(repository, monitor, autosave_interval_seconds=3600)
+    engine.strategy.configure(StrategyRuntime(runner.strategy_config, state_repository=repository, monitor=monitor,
+                                              autosave_interval_seconds=3600))
     engine.run_backtesting()
     assert not engine.strategy_failure, engine.strategy_failure
     engine.strategy.on_stop()
@@ -60,14 +63,14 @@ def test_stop_saves_the_state_and_a_new_strategy_restores_it(runner, stores, fin
     repository, monitor = stores
     saved = repository.load(finished.strategy_name)
     assert saved is not None
-    assert saved["positions"] == finished.positions.to_dict()
-    assert finished.positions.trades(), "the run should have traded"
+    assert saved["positions"] == finished.cycle.positions.to_dict()
+    assert finished.cycle.positions.trades(), "the run should have traded"
 
     engine = runner.prepare_engine()
     restored = engine.strategy
-    restored.attach_persistence(repository, monitor)
+    restored.configure(StrategyRuntime(runner.strategy_config, state_repository=repository, monitor=monitor))
     restored.on_init()
-    assert restored.positions.to_dict() == finished.positions.to_dict()
+    assert restored.cycle.positions.to_dict() == finished.cycle.positions.to_dict()
     assert restored.active_contracts == finished.active_contracts
     assert restored.order_count == finished.order_count
 
@@ -76,16 +79,18 @@ def test_reconciliation_reports_manual_changes_instead_of_overwriting(runner, st
     repository, monitor = stores
     engine = runner.prepare_engine()
     strategy = engine.strategy
-    strategy.attach_persistence(repository, monitor)
+    published: list[DomainEvent] = []
+    strategy.configure(StrategyRuntime(runner.strategy_config, state_repository=repository, monitor=monitor,
+                                       event_handlers=((DomainEvent, published.append),)))
     strategy.on_init()
-    held = strategy.positions.positions()
+    held = strategy.cycle.positions.positions()
     at = datetime(2026, 1, 13, 9, 31, tzinfo=CHINA)
     reported = [PositionSnapshot(p.vt_symbol, p.direction, p.volume, p.avg_price) for p in held[1:]]
-    extra = next(vt for vt in strategy.options if vt not in {p.vt_symbol for p in held})
+    extra = next(vt for vt in strategy.cycle.options if vt not in {p.vt_symbol for p in held})
     reported.append(PositionSnapshot(extra, Direction.SHORT, 2, 10.0))
-    before = len(strategy.published_events)
+    before = len(published)
     strategy.reconcile_positions(reported, at)
-    events = strategy.published_events[before:]
+    events = published[before:]
     opened = [e for e in events if isinstance(e, ManualOpenDetectedEvent)]
     closed = [e for e in events if isinstance(e, ManualCloseDetectedEvent)]
     assert [e.vt_symbol for e in opened] == [extra]
@@ -112,12 +117,12 @@ def test_live_warmup_replays_history_up_to_the_given_end(runner):
     engine = runner.prepare_engine()
     strategy = engine.strategy
     engine.engine_type = EngineType.LIVE  # the entry decides how to warm up by the engine it runs in
-    strategy.attach_persistence(history=HistoryDataRepository(runner.database),
-                                warmup_end=datetime(2026, 1, 9, 15, 0, tzinfo=CHINA))
+    strategy.configure(StrategyRuntime(runner.strategy_config, history=HistoryDataRepository(runner.database),
+                                       warmup_end=datetime(2026, 1, 9, 15, 0, tzinfo=CHINA)))
     strategy.on_init()
     assert not strategy.trading and strategy.order_count == 0
     for product in ("IF", "IM"):
-        instrument = strategy.instruments.get(product)
+        instrument = strategy.cycle.instruments.get(product)
         assert instrument.latest_bar is not None
         assert instrument.latest_bar.datetime <= datetime(2026, 1, 9, 15, 0, tzinfo=CHINA)
         assert instrument.indicators.get("macd_hist") is not None

@@ -11,6 +11,7 @@ from datetime import time
 from typing import Literal
 
 from src.core.config.typed_builder import InvalidField, bounded
+from src.strategy.domain.value_object.hedging_config import HedgingConfig
 
 # A period whose end is before its start is a night session crossing midnight:
 # it must start in the evening and end in the early morning.
@@ -137,9 +138,18 @@ class HedgingSection:
     gamma_scalping: GammaScalpingConfig
 
     def __post_init__(self) -> None:
-        if self.delta_hedging.enabled and self.gamma_scalping.enabled:
-            raise InvalidField("gamma_scalping.enabled", "delta_hedging and gamma_scalping trade the same future: "
-                                                         "enable one of them")
+        # The domain's rules (one engine at a time) checked here, so the error names the key.
+        try:
+            self.to_domain()
+        except ValueError as exc:
+            raise InvalidField("gamma_scalping.enabled", str(exc)) from None
+
+    def to_domain(self) -> HedgingConfig:
+        delta, gamma = self.delta_hedging, self.gamma_scalping
+        return HedgingConfig(
+            target_delta=delta.target_delta, hedging_band=delta.hedging_band,
+            rebalance_threshold=gamma.rebalance_threshold, delta_hedging_enabled=delta.enabled,
+            gamma_scalping_enabled=gamma.enabled, max_hedge_lots=delta.max_hedge_lots)
 
 
 @dataclass(frozen=True)

@@ -191,12 +191,9 @@ def _paper_account_app(files_tag: str):
     return type("PaperAccountApp", (PaperAccountApp,), {"engine_class": engine_class})
 
 
-def strategy_setting(definition: StrategyDefinition, config_file: Path, override_config_file: Path | None) -> dict:
-    """The vnpy setting of a strategy: the configuration's ``setting`` plus the files the rest comes from."""
-    setting = dataclasses.asdict(definition.setting)
-    setting["config_file"] = str(Path(config_file).resolve())
-    setting["override_config_file"] = str(Path(override_config_file).resolve()) if override_config_file else ""
-    return setting
+def strategy_setting(definition: StrategyDefinition) -> dict:
+    """The vnpy setting of a strategy: the configuration's ``setting`` (vnpy shows and saves it)."""
+    return dataclasses.asdict(definition.setting)
 
 
 def add_strategy(engine: OptionStrategyEngine, definition: StrategyDefinition, vt_symbols: Sequence[str],

@@ -76,7 +76,7 @@ from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 from src.strategy.infrastructure.gateway.vnpy_converters import to_position_snapshot
 from src.strategy.infrastructure.persistence.history_data_repository import HistoryDataRepository
-from src.strategy.strategy_entry import StrategyEntry
+from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
 
 logger = logging.getLogger("child")
 
@@ -192,9 +192,8 @@ class ChildProcess:
             return EXIT_OK
 
         for definition in self.config.strategies:
-            setting = strategy_setting(definition, self.options.config_file, self.options.override_config_file)
-            strategy = add_strategy(strategy_engine, definition, universe.vt_symbols, setting)
-            self._attach_persistence(strategy, settings)
+            strategy = add_strategy(strategy_engine, definition, universe.vt_symbols, strategy_setting(definition))
+            self._configure(strategy, settings)
             self.strategies.append(strategy)
         if not self._initialise(strategy_engine):
             return self._exit_code_after_start()
@@ -219,7 +218,7 @@ class ChildProcess:
         if not replay_days:
             raise UserInputError(f"no trading day between {replay.start} and {replay.end}")
         warmup_count = replay.warmup_days if replay.warmup_days is not None else max(
-            StrategyEntry.warmup_days_for(definition.setting) for definition in self.config.strategies)
+            warmup_trading_days(definition.setting) for definition in self.config.strategies)
         warmup_days = _previous_trading_days(calendar, replay_days[0], warmup_count)
         first_day = warmup_days[0] if warmup_days else replay_days[0]
         source = self._replay_source(database, settings, first_day, replay_days[-1])
@@ -263,16 +262,17 @@ class ChildProcess:
             self._finished.set()
 
     # ------------------------------------------------------------ strategies
-    def _attach_persistence(self, strategy, settings: DatabaseSettings) -> None:
-        """State and monitor snapshots in the configured database, keyed per mode."""
+    def _configure(self, strategy, settings: DatabaseSettings) -> None:
+        """The process's configuration tree, and state and monitor snapshots in the configured database,
+        keyed per mode."""
         mode = self._mode()
         repository = ScopedStateRepository(database_factory.create_state_repository(settings), mode)
         monitor = ScopedMonitor(database_factory.create_strategy_monitor(settings), mode)
         self._closeables.extend([monitor, repository])
         # Live: warm up on the database's last trading days. A replay streams its warm-up days instead.
         history = HistoryDataRepository(self._database) if mode != REPLAY else None
-        strategy.attach_persistence(repository, monitor, autosave_interval_seconds=AUTOSAVE_INTERVAL_SECONDS,
-                                    history=history)
+        strategy.configure(StrategyRuntime(self.config, state_repository=repository, monitor=monitor,
+                                           autosave_interval_seconds=AUTOSAVE_INTERVAL_SECONDS, history=history))
         logger.info("%s: state persistence attached: saved as %s%s, autosave every %d s", strategy.strategy_name,
                     state_key(strategy.strategy_name, mode), "" if mode != REPLAY else " (a replay starts empty)",
                     AUTOSAVE_INTERVAL_SECONDS)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from src.strategy.domain.value_object.market import Direction, Offset
@@ -32,10 +33,24 @@ def align_price(price: float, pricetick: float, direction: Direction | None = No
     return aligned
 
 
+class OrderPurpose(str, Enum):
+    """Which book an order belongs to.
+
+    The hedge book (futures lots bought or sold to keep the options' delta in
+    band) is counted apart from the strategy's own positions; a correction closes
+    what a cancel lost to a fill left over.
+    """
+
+    SIGNAL = "signal"
+    HEDGE = "hedge"
+    CORRECTION = "correction"
+
+
 @dataclass(frozen=True)
 class OrderInstruction:
     """``reason`` says why the order exists (for logs and the monitor), e.g. "open SELL_PUT"
-    or "close PROFIT_TARGET"; ``signal`` is the opening signal, None for closes."""
+    or "close PROFIT_TARGET"; ``signal`` is the opening signal, None for closes; ``purpose``
+    the book the order belongs to."""
 
     vt_symbol: str
     direction: Direction
@@ -44,6 +59,7 @@ class OrderInstruction:
     price: float
     reason: str
     signal: SignalType | None = None
+    purpose: OrderPurpose = OrderPurpose.SIGNAL
 
     def __post_init__(self) -> None:
         owner = f"OrderInstruction({self.vt_symbol!r})"
@@ -55,6 +71,11 @@ class OrderInstruction:
         require_text(owner, "reason", self.reason)
         if self.signal is not None:
             require_enum(owner, "signal", self.signal, SignalType)
+        require_enum(owner, "purpose", self.purpose, OrderPurpose)
+
+    @property
+    def is_hedge(self) -> bool:
+        return self.purpose is OrderPurpose.HEDGE
 
     def is_on_tick(self, pricetick: float) -> bool:
         return align_price(self.price, pricetick) == self.price

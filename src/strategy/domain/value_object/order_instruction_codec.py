@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from src.strategy.domain.value_object.market import Direction, Offset
-from src.strategy.domain.value_object.order_instruction import OrderInstruction
+from src.strategy.domain.value_object.order_instruction import OrderInstruction, OrderPurpose
 from src.strategy.domain.value_object.signal_type import SignalType
 from src.strategy.domain.value_object.validation import require_aware
 
@@ -19,6 +19,7 @@ def instruction_to_dict(instruction: OrderInstruction) -> dict:
         "price": instruction.price,
         "reason": instruction.reason,
         "signal": instruction.signal.value if instruction.signal is not None else None,
+        "purpose": instruction.purpose.value,
     }
 
 
@@ -31,6 +32,9 @@ def instruction_from_dict(data: Mapping) -> OrderInstruction:
         price=data["price"],
         reason=data["reason"],
         signal=SignalType(data["signal"]) if data.get("signal") else None,
+        # States saved before the purpose existed kept the hedge book as a set of execution ids;
+        # restoring such a state marks those executions (see the cycle's state codec).
+        purpose=OrderPurpose(data.get("purpose", OrderPurpose.SIGNAL.value)),
     )
 
 

@@ -1,12 +1,15 @@
 """Translation between vnpy's objects and the domain's values, at the boundary and nowhere else."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from vnpy.trader.constant import Direction as VnpyDirection
 from vnpy.trader.constant import Offset as VnpyOffset
 from vnpy.trader.constant import Status
-from vnpy.trader.object import BarData, PositionData
+from vnpy.trader.object import BarData, PositionData, TickData, TradeData
 
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset
+from src.strategy.domain.value_object.market_input import BarPrint, TopOfBook, TradeFill
 from src.strategy.domain.value_object.order_status import OrderStatus
 from src.strategy.domain.value_object.position_snapshot import PositionSnapshot
 
@@ -83,3 +86,20 @@ def to_position_snapshot(position: PositionData) -> PositionSnapshot | None:
     else:
         direction = from_vnpy_direction(position.direction)
     return PositionSnapshot(position.vt_symbol, direction, abs(volume), float(position.price))
+
+
+def to_bar_print(bar: BarData) -> BarPrint:
+    return BarPrint(bar.close_price, bar.volume, bar.open_interest)
+
+
+def to_top_of_book(tick: TickData) -> TopOfBook:
+    """The platform's zeros (no quote, no limit) pass through: the executor reads them as missing."""
+    return TopOfBook(tick.vt_symbol, tick.bid_price_1, tick.ask_price_1, tick.last_price, tick.limit_up,
+                     tick.limit_down)
+
+
+def to_trade_fill(trade: TradeData, fallback_time: datetime) -> TradeFill:
+    """``fallback_time`` stands in for a trade the gateway stamped with no time."""
+    return TradeFill(vt_orderid=trade.vt_orderid, vt_tradeid=trade.vt_tradeid, vt_symbol=trade.vt_symbol,
+                     direction=from_vnpy_direction(trade.direction), offset=from_vnpy_offset(trade.offset),
+                     price=trade.price, volume=int(trade.volume), at=trade.datetime or fallback_time)

@@ -1,0 +1,549 @@
+"""The trading cycle: one object that runs the strategy over domain values and ports.
+
+Inputs, each one step (``on_bars``, ``on_quote``, ``on_order``, ``on_trade``,
+``on_time``), all with the time passed in:
+
+    1-minute prints -> active contracts, option chain, executor prices
+    window bars -> InstrumentManager -> IndicatorService
+        -> SignalService (close checks, then the opening signal) -> OptionSelectorService
+        -> PositionSizingService -> PortfolioRiskAggregator -> order instruction
+        -> AdvancedOrderScheduler / SmartOrderExecutor -> ITradeExecutionGateway
+    every minute while trading -> each product's delta in futures lots -> the hedging engine
+
+A refused decision becomes a ``DecisionRefusedEvent`` with its reason. At the
+end of each step the events every aggregate and service recorded are published
+on the message bus (log, counters, monitor, notifications). Commands the
+events call for (closing an overfill) are carried out before the publication,
+so their own refusals are published with them.
+
+Nothing here knows vnpy: ``src.strategy.strategy_entry`` translates the
+platform's callbacks into these calls, and ``bootstrap`` builds the cycle
+from the configuration tree.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from src.strategy.application.handlers import StrategyCounters
+from src.strategy.application.message_bus import MessageBus
+from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
+from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
+from src.strategy.domain.domain_service.account_valuation import value_account
+from src.strategy.domain.domain_service.active_contract_tracker import ActiveContractTracker
+from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
+from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
+from src.strategy.domain.domain_service.gamma_scalping_engine import GammaScalpingEngine
+from src.strategy.domain.domain_service.hedge_book import hedge_book
+from src.strategy.domain.domain_service.indicator_service import IndicatorService
+from src.strategy.domain.domain_service.option_greeks_service import OptionGreeksService
+from src.strategy.domain.domain_service.option_selector_service import OptionSelectorService
+from src.strategy.domain.domain_service.portfolio_delta import DeltaBandTracker, portfolio_delta_lots
+from src.strategy.domain.domain_service.portfolio_risk_aggregator import PortfolioRiskAggregator
+from src.strategy.domain.domain_service.position_sizing_service import PositionSizingService
+from src.strategy.domain.domain_service.signal_service import SignalService
+from src.strategy.domain.domain_service.smart_order_executor import SmartOrderExecutor
+from src.strategy.domain.domain_service.trading_clock import TradingClocks
+from src.strategy.domain.entity.position import Position
+from src.strategy.domain.event.base import DomainEvent
+from src.strategy.domain.event.decision_events import (
+    STAGE_EXECUTION,
+    STAGE_OPTION_SELECTION,
+    STAGE_RISK,
+    STAGE_SIZING,
+    DecisionRefusedEvent,
+    SignalEvent,
+)
+from src.strategy.domain.event.order_events import OrderOverfilledEvent
+from src.strategy.domain.interface.account_gateway import IAccountGateway
+from src.strategy.domain.interface.event_gateway import IEventGateway
+from src.strategy.domain.interface.order_gateway import IOrderGateway
+from src.strategy.domain.interface.trade_execution_gateway import ITradeExecutionGateway
+from src.strategy.domain.value_object.account_snapshot import AccountSnapshot
+from src.strategy.domain.value_object.advanced_order import AdvancedOrderSettings
+from src.strategy.domain.value_object.contract_params import ContractParams
+from src.strategy.domain.value_object.execution_settings import ExecutionSettings
+from src.strategy.domain.value_object.hedging_config import HedgingConfig
+from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset, OptionQuote
+from src.strategy.domain.value_object.market_input import BarPrint, TopOfBook, TradeFill
+from src.strategy.domain.value_object.option_contract import OptionContract
+from src.strategy.domain.value_object.order_instruction import OrderInstruction, OrderPurpose, align_price
+from src.strategy.domain.value_object.order_status import OrderStatus
+from src.strategy.domain.value_object.position_snapshot import PositionSnapshot
+from src.strategy.domain.value_object.risk import PositionGreeks
+from src.strategy.domain.value_object.signal_type import CloseReason, SignalType
+
+logger = logging.getLogger(__name__)
+
+HISTORY_KEPT_DAYS = 5
+
+
+class SnapshotRecorder(Protocol):
+    def record_snapshot(self, strategy_name: str, snapshot: dict, at: datetime) -> None: ...
+
+
+class StateSaver(Protocol):
+    def tick(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CorrectOverfill:
+    """Command: close the excess a cancel lost to a fill left on an opening order."""
+
+    event: OrderOverfilledEvent
+
+
+@dataclass
+class CycleServices:
+    """The domain services and aggregates one cycle runs; built by ``bootstrap``."""
+
+    instruments: InstrumentManager
+    positions: PositionAggregate
+    indicator_service: IndicatorService
+    signal_service: SignalService
+    option_selector: OptionSelectorService
+    sizing_service: PositionSizingService
+    risk_aggregator: PortfolioRiskAggregator
+    greeks: OptionGreeksService
+    executor: SmartOrderExecutor
+    scheduler: AdvancedOrderScheduler
+    hedging_config: HedgingConfig
+    delta_engine: DeltaHedgingEngine
+    gamma_engine: GammaScalpingEngine
+    band_trackers: dict[str, DeltaBandTracker]
+    contracts: ActiveContractTracker
+    iceberg_batch_size: int
+    # What restoring the executor, the scheduler and the hedging engine from a saved state needs.
+    execution_gateway: ITradeExecutionGateway
+    execution_settings: ExecutionSettings
+    advanced_settings: AdvancedOrderSettings
+    clocks: TradingClocks
+
+
+@dataclass(frozen=True)
+class CyclePorts:
+    account: IAccountGateway
+    orders: IOrderGateway
+    events: IEventGateway
+
+
+class TradingCycle:
+    def __init__(self, strategy_name: str, options: Mapping[str, OptionContract],
+                 contract_params: Mapping[str, ContractParams], services: CycleServices, ports: CyclePorts,
+                 bus: MessageBus | None = None, counters: StrategyCounters | None = None,
+                 prices_from_bars: bool = True) -> None:
+        """``prices_from_bars``: a backtest has no ticks, so each bar's close is also the
+        executor's last price; live, the ticks already gave it bid and ask."""
+        self.strategy_name = strategy_name
+        self.options = dict(options)
+        self.contract_params = dict(contract_params)
+        self.services = services
+        self.ports = ports
+        self.bus = bus or MessageBus()
+        self.counters = counters or StrategyCounters()
+        self.bus.subscribe_all(self.counters.on_event)
+        self.prices_from_bars = prices_from_bars
+        self.futures = services.contracts.futures
+        self.latest_signals: dict[str, dict] = {}
+        self.last_prices: dict[str, float] = {}
+        self.snapshot_recorder: SnapshotRecorder | None = None
+        self.state_saver: StateSaver | None = None
+        self._pending: list[DomainEvent] = []
+        self._advancing_time = False
+
+    # ------------------------------------------------------------ accessors
+    @property
+    def positions(self) -> PositionAggregate:
+        return self.services.positions
+
+    @property
+    def instruments(self) -> InstrumentManager:
+        return self.services.instruments
+
+    @property
+    def executor(self) -> SmartOrderExecutor:
+        return self.services.executor
+
+    @property
+    def scheduler(self) -> AdvancedOrderScheduler:
+        return self.services.scheduler
+
+    def open_position_count(self) -> int:
+        return self.positions.open_position_count()
+
+    # ------------------------------------------------------------ inputs
+    def on_bars(self, prints: Mapping[str, BarPrint], window_bars: Iterable[BarSnapshot], bar_time: datetime,
+                now: datetime, trading: bool, recording: bool) -> None:
+        """One minute of 1-minute bars (``bar_time``: the latest bar's start) and the window bars
+        they completed. ``trading``: orders may be sent; ``recording``: warm-up is over, so
+        monitor snapshots and autosave run."""
+        contracts = self.services.contracts
+        if contracts.start_day_if_new(bar_time):
+            self._prune_history(bar_time)
+        for vt_symbol, bar in prints.items():
+            if vt_symbol in self.futures:
+                contracts.record(vt_symbol, bar.volume, bar.open_interest)
+        for change in contracts.choose(bar_time):
+            self.ports.events.write_log(f"{change.product}: active contract {change.previous or '-'} -> "
+                                        f"{change.current}")
+        for vt_symbol, bar in prints.items():
+            self.last_prices[vt_symbol] = bar.close
+            if self.prices_from_bars:
+                self.executor.update_price(vt_symbol, last=bar.close)
+            option = self.options.get(vt_symbol)
+            if option is not None:
+                self.instruments.update_option_quote(OptionQuote(
+                    contract=option, last_price=bar.close, volume=bar.volume, open_interest=bar.open_interest))
+        self._advance_time(now)
+        for window_bar in window_bars:
+            self._on_window_bar(window_bar, now, trading, recording)
+        if trading:
+            self._hedge(now)
+        self._publish()
+        if self.state_saver is not None and recording:
+            self.state_saver.tick()
+
+    def on_quote(self, quote: TopOfBook, at: datetime) -> None:
+        """Live and paper: the touch and the price limits of a tick."""
+        self.executor.update_price(quote.vt_symbol, bid=quote.bid, ask=quote.ask, last=quote.last,
+                                   limit_up=quote.limit_up, limit_down=quote.limit_down)
+        self._advance_time(at)
+
+    def on_order(self, vt_orderid: str, status: OrderStatus, traded: int, at: datetime, now: datetime) -> None:
+        if self.positions.order(vt_orderid) is not None:
+            self.positions.update_order(vt_orderid, status, traded, at)
+        self.executor.on_order_update(vt_orderid, status, traded, at)
+        self._advance_time(now)
+        self._publish()
+
+    def on_trade(self, fill: TradeFill, now: datetime) -> None:
+        self.positions.update_trade(fill.vt_orderid, fill.vt_tradeid, fill.vt_symbol, fill.direction, fill.offset,
+                                    fill.price, fill.volume, fill.at)
+        self.executor.on_trade(fill.vt_orderid, fill.vt_tradeid, fill.volume, fill.price, fill.at)
+        if self._is_hedge_order(fill.vt_orderid):
+            self.counters.hedge_trade_count += 1
+            self.services.gamma_engine.record_fill(fill.vt_tradeid, fill.vt_symbol, fill.direction, fill.volume,
+                                                   fill.price, self.contract_params[fill.vt_symbol].multiplier,
+                                                   fill.at)
+        self._advance_time(now)
+        self._publish()
+
+    def on_time(self, now: datetime) -> None:
+        self._advance_time(now)
+        self._publish()
+
+    def resume_orders(self, now: datetime) -> None:
+        """Orders restored from the saved state belong to this strategy again.
+
+        A new process starts with no routes for them; an order the broker no longer
+        knows (a new trading day) is over, with what it had filled.
+        """
+        orders = self.ports.orders
+        for vt_orderid in self.executor.active_vt_orderids():
+            orders.claim(vt_orderid)
+            known = orders.order_state(vt_orderid)
+            order = self.positions.order(vt_orderid)
+            if known is not None:
+                status, traded = known
+                self.executor.on_order_update(vt_orderid, status, traded, now)
+            else:
+                traded = order.traded if order is not None else 0
+                self.executor.on_order_update(vt_orderid, OrderStatus.CANCELLED, traded, now)
+                if order is not None and order.is_active:
+                    self.positions.update_order(vt_orderid, OrderStatus.CANCELLED, traded, now)
+        self._advance_time(now)
+        self._publish()
+
+    def stop(self, now: datetime) -> int:
+        """Cancels what is working and saves the state; returns the snapshots saved this run."""
+        self.scheduler.cancel_all(now)
+        self.executor.cancel_all(now)
+        self._register_sent()
+        saves = 0
+        if self.state_saver is not None:
+            self.state_saver.stop()
+            saves = getattr(self.state_saver, "saves", 0)
+        self._publish()
+        return saves
+
+    def reconcile(self, snapshots: Sequence[PositionSnapshot], at: datetime) -> list[str]:
+        """Compares what the broker reports with the book; differences raise manual events.
+        Returns the symbols skipped because orders are still working on them."""
+        managed = [s for s in snapshots if s.vt_symbol in self.contract_params]
+        skipped = self.positions.reconcile(managed, at)
+        self._publish()
+        return skipped
+
+    # ------------------------------------------------------------ bar flow
+    def _on_window_bar(self, bar: BarSnapshot, now: datetime, trading: bool, recording: bool) -> None:
+        instrument = self.instruments.update_bar(bar)
+        if instrument is None:
+            return
+        # A window bar is stamped with its start; decisions and orders happen now, at its end.
+        self.services.indicator_service.calculate_bar(instrument, bar)
+        if trading:
+            self._decide(instrument, bar, now)
+        if self.snapshot_recorder is not None and recording:
+            self.snapshot_recorder.record_snapshot(self.strategy_name, self.monitor_view(now), now)
+
+    def _decide(self, instrument, bar: BarSnapshot, now: datetime) -> None:
+        _portfolio, breaches = self.services.risk_aggregator.evaluate(self.position_greeks(now), now)
+        self._pending.extend(breaches)
+        self._check_closes(instrument, bar, now)
+        signal = self.services.signal_service.check_open_signal(instrument, bar)
+        if signal is None:
+            return
+        self._pending.append(SignalEvent(now, product=instrument.product, signal=signal, bar_time=bar.datetime,
+                                         indicators=dict(instrument.indicators), vt_symbol=bar.vt_symbol))
+        self.latest_signals[instrument.product] = {"signal": signal.value, "bar_time": bar.datetime.isoformat()}
+        self._open(instrument, bar, signal, now)
+
+    def _check_closes(self, instrument, bar: BarSnapshot, now: datetime) -> None:
+        for position in self.positions.positions():
+            option = self.options.get(position.vt_symbol)
+            if option is None or option.product != instrument.option_product:
+                continue
+            if position.vt_symbol in self._symbols_being_worked():
+                continue
+            reason = self.services.signal_service.check_close_signal(position, instrument, bar)
+            if reason is not None:
+                self._pending.append(SignalEvent(now, product=instrument.product, signal=reason,
+                                                 bar_time=bar.datetime, vt_symbol=position.vt_symbol))
+                self._close(position, reason, now)
+
+    def _open(self, instrument, bar: BarSnapshot, signal: SignalType, now: datetime) -> None:
+        chain = self.instruments.chain(instrument.product)
+        selection = self.services.option_selector.select_option(chain, signal, bar.close, now.date())
+        if not selection.is_selected:
+            self._refuse(now, STAGE_OPTION_SELECTION, None, selection.reason, instrument.product)
+            return
+        contract = selection.contract
+        quote = selection.quote or instrument.option_quote(contract.vt_symbol)
+        price = quote.mark_price if quote is not None else self.last_prices.get(contract.vt_symbol)
+        if not price or price <= 0:
+            self._refuse(now, STAGE_OPTION_SELECTION, contract.vt_symbol, "no price for the selected option",
+                         instrument.product)
+            return
+        sizing = self.services.sizing_service.size(contract, price, bar.close,
+                                                   self.contract_params[contract.vt_symbol], self.account(now),
+                                                   self.positions.open_position_count())
+        if not sizing.is_sized:
+            self._refuse(now, STAGE_SIZING, contract.vt_symbol, sizing.reason, instrument.product)
+            return
+        candidate = self._candidate_greeks(contract, price, -sizing.volume, now)
+        if candidate is None:
+            self._refuse(now, STAGE_RISK, contract.vt_symbol,
+                         "no implied volatility reproduces the option's price: its Greeks are unknown",
+                         instrument.product)
+            return
+        decision = self.services.risk_aggregator.check_open(self.position_greeks(now), candidate, now)
+        if not decision.approved:
+            self._pending.extend(decision.events)
+            self._refuse(now, STAGE_RISK, contract.vt_symbol, decision.reason, instrument.product)
+            return
+        # The executor prices the order from the touch plus slippage; this is the reference price.
+        self._send(OrderInstruction(
+            vt_symbol=contract.vt_symbol, direction=Direction.SHORT, offset=Offset.OPEN, volume=sizing.volume,
+            price=align_price(price, contract.pricetick), reason=f"open {signal.value}", signal=signal), now)
+
+    def _close(self, position: Position, reason: CloseReason, at: datetime) -> None:
+        mark = self.last_prices.get(position.vt_symbol)
+        if mark is None:
+            self._refuse(at, STAGE_EXECUTION, position.vt_symbol, "no price to close at", None)
+            return
+        self._send(OrderInstruction(
+            vt_symbol=position.vt_symbol, direction=position.direction.opposite, offset=Offset.CLOSE,
+            volume=position.volume, price=align_price(mark, self.contract_params[position.vt_symbol].pricetick),
+            reason=f"close {reason.value}"), at)
+
+    # ------------------------------------------------------------ orders
+    def _send(self, instruction: OrderInstruction, at: datetime) -> None:
+        """Every order is worked by the executor; a large one (not a hedge) as an iceberg of visible batches."""
+        if not instruction.is_hedge and instruction.volume > self.services.iceberg_batch_size:
+            self.scheduler.submit_iceberg(instruction, at)
+        else:
+            self.executor.submit(instruction, at)
+        self._register_sent()
+        self.ports.events.write_log(f"{instruction.reason}: {instruction.direction.value} "
+                                    f"{instruction.offset.value} {instruction.volume} {instruction.vt_symbol} "
+                                    f"@ {instruction.price}")
+
+    def _register_sent(self) -> None:
+        """Orders the executor placed join the position book before any of their fills can arrive."""
+        for sent in self.executor.pop_sent_orders():
+            self.positions.register_order(sent.vt_orderid, sent.instruction, sent.sent_at)
+            self.counters.order_count += 1
+
+    def _advance_time(self, now: datetime) -> None:
+        """Time passes for the scheduler and the executor (timeouts, retries, slices).
+
+        The one re-entrancy rule of the cycle: vnpy's backtester and the replay gateway
+        answer a cancel by calling back ``update_order`` before ``cancel_order`` returns,
+        i.e. from inside this method. Such a nested step updates the book at once but
+        does not advance time again: the outer call is still doing that, and will
+        register what was sent. (The executor and the scheduler guard their own
+        ``on_time`` the same way, for the same callbacks.)
+        """
+        if self._advancing_time:
+            return
+        self._advancing_time = True
+        try:
+            self.scheduler.on_time(now)
+            self.executor.on_time(now)
+            self._register_sent()
+        finally:
+            self._advancing_time = False
+
+    def _correct_overfill(self, command: CorrectOverfill) -> None:
+        event = command.event
+        if event.offset != Offset.OPEN.value or event.excess <= 0:
+            return
+        price = self.last_prices.get(event.vt_symbol)
+        if price is None:
+            self._refuse(event.occurred_at, STAGE_EXECUTION, event.vt_symbol, "no price to close an overfill at",
+                         None)
+            return
+        self._send(OrderInstruction(
+            vt_symbol=event.vt_symbol, direction=Direction(event.direction).opposite, offset=Offset.CLOSE,
+            volume=event.excess, price=align_price(price, self.contract_params[event.vt_symbol].pricetick),
+            reason="close overfill", purpose=OrderPurpose.CORRECTION), event.occurred_at)
+
+    def _symbols_being_worked(self) -> set[str]:
+        working = {view.instruction.vt_symbol for view in self.executor.working_executions()}
+        working.update(order.vt_symbol for order in self.positions.active_orders())
+        return working
+
+    def _is_hedge_order(self, vt_orderid: str) -> bool:
+        execution_id = self.executor.execution_id_of(vt_orderid)
+        view = self.executor.execution(execution_id) if execution_id is not None else None
+        return view is not None and view.instruction.is_hedge
+
+    def _prune_history(self, now: datetime) -> None:
+        """Old fills and finished orders are not needed to resume: keep the saved state small."""
+        horizon = now - timedelta(days=HISTORY_KEPT_DAYS)
+        self.positions.prune_history(horizon)
+        self.scheduler.prune(horizon)
+        self.executor.prune(horizon, keep=self.scheduler.execution_ids_in_use())
+
+    # ------------------------------------------------------------ hedging
+    def _hedge(self, now: datetime) -> None:
+        """Measure each product's delta in lots of its future; hedge it when an engine is enabled."""
+        services = self.services
+        config = services.hedging_config
+        engine = services.gamma_engine if config.gamma_scalping_enabled else (
+            services.delta_engine if config.delta_hedging_enabled else None)
+        for product in self.instruments.products():
+            hedge_symbol = self.instruments.active_contract(product)
+            price = self.last_prices.get(hedge_symbol) if hedge_symbol else None
+            if hedge_symbol is None or price is None:
+                continue
+            delta = self.product_delta(product, hedge_symbol, now)
+            services.band_trackers[product].observe(delta)
+            if engine is None:
+                continue
+            book = hedge_book(self.positions, self.executor.working_executions(), hedge_symbol)
+            instruction = engine.evaluate(portfolio_delta=delta, hedge_symbol=hedge_symbol, reference_price=price,
+                                          at=now, long_lots=book.long_lots, short_lots=book.short_lots,
+                                          pending_lots=book.pending_lots)
+            if instruction is not None:
+                self._send(dataclasses.replace(instruction, purpose=OrderPurpose.HEDGE), now)
+
+    def product_delta(self, product: str, hedge_symbol: str, now: datetime) -> float:
+        """The product's options and futures held, in lots of its hedge future."""
+        option_product = self.instruments.get(product).option_product
+        held = [p for p in self.positions.positions()
+                if p.vt_symbol in self.options and self.options[p.vt_symbol].product == option_product]
+        greeks = self._greeks_of(held, now)
+        future_lots = sum(p.volume * p.direction.sign for p in self.positions.positions()
+                          if p.vt_symbol in self.futures and self.futures[p.vt_symbol].product == product)
+        return float(portfolio_delta_lots(
+            [p.volume * p.direction.sign for p in held],
+            [g.delta if g is not None else float("nan") for g in greeks],
+            [self.contract_params[p.vt_symbol].multiplier for p in held],
+            self.contract_params[hedge_symbol].multiplier, future_lots))
+
+    def hedging_summary(self) -> dict:
+        trackers = self.services.band_trackers.values()
+        observations = sum(t.observations for t in trackers)
+        return {
+            "hedge_trade_count": self.counters.hedge_trade_count,
+            "max_abs_portfolio_delta": max((t.max_abs_delta for t in trackers), default=0.0),
+            "share_of_bars_outside_band": sum(t.outside for t in trackers) / observations if observations else 0.0,
+            "scalping_pnl": self.services.gamma_engine.scalping_pnl,
+        }
+
+    # ------------------------------------------------------------ Greeks and account
+    def _greeks_of(self, held: Sequence[Position], now: datetime):
+        contracts = [self.options[p.vt_symbol] for p in held]
+        prices = [self.last_prices.get(p.vt_symbol, p.avg_price) for p in held]
+        return self.services.greeks.per_lot(contracts, prices, self._underlying_price, now)
+
+    def _underlying_price(self, vt_symbol: str) -> float:
+        return self.last_prices.get(vt_symbol, float("nan"))
+
+    def position_greeks(self, now: datetime) -> list[PositionGreeks]:
+        held = [p for p in self.positions.positions() if p.vt_symbol in self.options]
+        return [PositionGreeks.from_greeks(p.vt_symbol, p.volume * p.direction.sign, 1.0, greeks)
+                for p, greeks in zip(held, self._greeks_of(held, now)) if greeks is not None]
+
+    def _candidate_greeks(self, contract: OptionContract, price: float, lots: int,
+                          now: datetime) -> PositionGreeks | None:
+        (greeks,) = self.services.greeks.per_lot([contract], [price], self._underlying_price, now)
+        return None if greeks is None else PositionGreeks.from_greeks(contract.vt_symbol, lots, 1.0, greeks)
+
+    def account(self, now: datetime) -> AccountSnapshot:
+        return value_account(self.ports.account.capital(), self.positions, self.last_prices, self.options,
+                             self.contract_params, self.services.sizing_service, now)
+
+    def monitor_view(self, at: datetime) -> dict:
+        """What the dashboard shows: positions, portfolio Greeks, P&L, latest signals."""
+        positions, unrealized = [], 0.0
+        for position in self.positions.positions():
+            mark = self.last_prices.get(position.vt_symbol, position.avg_price)
+            pnl = position.unrealized_pnl(mark)
+            unrealized += pnl
+            positions.append({"vt_symbol": position.vt_symbol, "direction": position.direction.value,
+                              "volume": position.volume, "avg_price": position.avg_price, "mark": mark,
+                              "unrealized_pnl": pnl})
+        total = self.services.risk_aggregator.aggregate(self.position_greeks(at)).total
+        realized = self.positions.realized_pnl()
+        return {
+            "positions": positions,
+            "greeks": {"delta": total.delta, "gamma": total.gamma, "vega": total.vega, "theta": total.theta},
+            "pnl": {"realized": realized, "unrealized": unrealized, "total": realized + unrealized},
+            "signals": dict(self.latest_signals),
+            "active_contracts": dict(self.instruments.active_contracts()),
+            "hedging": self.hedging_summary(),
+            "counters": self.counters.as_dict(),
+        }
+
+    # ------------------------------------------------------------ events
+    def _refuse(self, at: datetime, stage: str, vt_symbol: str | None, reason: str, product: str | None) -> None:
+        self._pending.append(DecisionRefusedEvent(at, stage=stage, vt_symbol=vt_symbol, reason=reason,
+                                                  product=product))
+
+    def record(self, event: DomainEvent) -> None:
+        """An event from outside the aggregates (a state load's findings) joins the next publication."""
+        self._pending.append(event)
+
+    def _publish(self) -> None:
+        services = self.services
+        events = self._pending
+        self._pending = []
+        for source in (services.instruments, services.positions, services.executor, services.scheduler,
+                       services.delta_engine, services.gamma_engine):
+            events.extend(source.pop_events())
+        if not events:
+            return
+        for event in events:
+            if isinstance(event, OrderOverfilledEvent):
+                self._correct_overfill(CorrectOverfill(event))
+        events.extend(self._pending)  # what the commands refused
+        self._pending = []
+        self.bus.publish(events)
