@@ -12,6 +12,11 @@
       start, checks each bar against the product's sessions and saves the good
       ones. Bad rows are counted by reason; re-importing rewrites the same bars.
 
+  download --source tushare|akshare --symbols IO2602-C-4600.CFFEX,... --start D --end D [--interval d|1m]
+      Bars from a vendor through vnpy's datafeed interface, in date chunks written
+      whole and remembered in a journal (a second run resumes); a vendor error is
+      one line naming the contract and the dates, exit 2.
+
   export-bars --symbol IF2101 --exchange CFFEX --window 15 [--interval MINUTE|HOUR]
               [--start D] [--end D] --out F.csv
       Writes the bars BarPipeline builds from the stored 1-minute bars:
@@ -28,7 +33,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 
-from src.main import bar_import
+from src.main import bar_import, download_command
 from src.core.database_factory import create_database, database_settings_from_environment
 from src.core.config.errors import UserInputError
 from src.core.cli import OneLineArgumentParser, iso_date, positive_int, run_cli
@@ -59,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bar_importer = commands.add_parser("import-bars", help="vendor bar CSV -> bars in the database")
     bar_import.add_arguments(bar_importer, exchange_argument)
 
+    downloader = commands.add_parser("download", help="bars from Tushare or AKShare (vnpy datafeed)")
+    download_command.add_arguments(downloader)
+
     exporter = commands.add_parser("export-bars", help="stored 1-minute bars -> N-minute/hour bars CSV")
     exporter.add_argument("--symbol", required=True)
     exporter.add_argument("--exchange", type=exchange_argument, required=True)
@@ -79,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bar_import.import_bars(args.file, args.symbol, args.exchange, layout, create_database(settings),
                                       settings.describe(), lambda f: _progress(f, not args.no_progress),
                                       _reason_kind)
+    if args.command == "download":
+        def open_database():
+            settings = database_settings_from_environment()
+            return create_database(settings), settings.describe()
+        return download_command.run(args, open_database)
     return export_bars(args.symbol, args.exchange, args.window, Interval[args.interval],
                        args.start, args.end, args.out)
 
