@@ -3,8 +3,8 @@
 The source is ``--source`` or, without it, vnpy's ``datafeed.name`` setting (``tushare`` or
 ``akshare``), as vnpy users set it in ``vt_setting.json``. The Tushare token is
 ``TUSHARE_TOKEN`` (environment or ``.env``), else vnpy's ``datafeed.password``;
-``TUSHARE_API_URL`` and ``AKSHARE_BASE_URL`` point the clients at another server (the
-tests' local ones). A vendor error is one line naming the contract and the dates, exit 2.
+``TUSHARE_API_URL`` points the Tushare client at another server (the tests' local one);
+AKShare has no such setting and goes wherever ``HTTPS_PROXY`` sends ``requests``. A vendor error is one line naming the contract and the dates, exit 2.
 """
 from __future__ import annotations
 
@@ -38,7 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", type=iso_date, required=True)
     parser.add_argument("--chunk-days", type=positive_int, help="days per request (default 31 daily, 5 minute)")
     parser.add_argument("--calls-per-minute", type=positive_int, default=200,
-                        help="Tushare: stay under this many calls a minute (your points level's cap)")
+                        help="stay under this many calls a minute (Tushare: your points level's cap; "
+                             "AKShare: at most 60)")
+    parser.add_argument("--retry-wait", type=float, default=5.0,
+                        help="AKShare: seconds to wait before trying a failed call again (twice)")
     parser.add_argument("--journal", type=Path, default=DEFAULT_JOURNAL, help="where finished chunks are remembered")
     parser.add_argument("--fresh", action="store_true", help="ignore the journal: fetch every chunk again")
     parser.add_argument("--no-progress", action="store_true")
@@ -46,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, open_database) -> int:
     """``open_database()`` -> (database, its description); called only once the request is known to be good."""
+    from src.strategy.infrastructure.vnpy_home import ensure_vnpy_home
+
+    ensure_vnpy_home()  # vnpy's settings (datafeed.name) from the project's data/.vntrader, never the home folder
     from vnpy.trader.setting import SETTINGS
 
     if args.start > args.end:
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace, open_database) -> int:
         raise UserInputError(f"no source: give --source tushare|akshare or set datafeed.name in vt_setting.json"
                              + (f" (it is {source!r})" if source else ""))
     interval = INTERVALS[args.interval]
-    datafeed = make_datafeed(source, args.calls_per_minute)
+    datafeed = make_datafeed(source, args.calls_per_minute, args.retry_wait)
     contracts = contracts_from_arguments(args, datafeed)
     progress = _progress_factory(f"{source} {args.start}..{args.end}", not args.no_progress)
     journal = DownloadJournal(args.journal)
@@ -66,14 +72,17 @@ def run(args: argparse.Namespace, open_database) -> int:
                           progress=progress, fresh=args.fresh)
     except VendorError as error:
         raise UserInputError(str(error)) from None
-    retries = getattr(datafeed, "rate_limit_retries", 0)
+    if source == "tushare":
+        retries = f"{datafeed.rate_limit_retries} retries after the per-minute limit"
+    else:
+        retries = f"{datafeed.retries} retries after failed calls"
     print(f"{source}: {report.contracts} contracts, {report.bars_written} {interval.value} bars written "
-          f"({report.chunks_fetched} chunks fetched, {report.chunks_skipped} already done), "
-          f"{retries} retries after the per-minute limit; database: {database_name}")
+          f"({report.chunks_fetched} chunks fetched, {report.chunks_skipped} already done), {datafeed.calls} "
+          f"calls, {retries}; database: {database_name}")
     return 0
 
 
-def make_datafeed(source: str, calls_per_minute: int):
+def make_datafeed(source: str, calls_per_minute: int, retry_wait: float = 5.0):
     if source == "tushare":
         from src.datafeed.cn.tushare_feed import TushareDatafeed
         from vnpy.trader.setting import SETTINGS
@@ -86,7 +95,7 @@ def make_datafeed(source: str, calls_per_minute: int):
                                calls_per_minute=calls_per_minute)
     from src.datafeed.cn.akshare_feed import AkshareDatafeed
 
-    return AkshareDatafeed(base_url=os.environ.get("AKSHARE_BASE_URL") or None)
+    return AkshareDatafeed(calls_per_minute=min(calls_per_minute, 60), retry_wait=max(retry_wait, 0.0))
 
 
 def contracts_from_arguments(args: argparse.Namespace, datafeed) -> list[Contract]:

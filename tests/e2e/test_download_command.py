@@ -33,7 +33,7 @@ def bars(database):
 def test_a_month_of_an_io_chain_then_a_rerun_that_finds_it_done(server, tmp_path):
     first = download(server, tmp_path, "--chain", "IO2602", "--start", "2026-01-05", "--end", "2026-02-04")
     assert first.returncode == 0, first.stderr
-    assert "tushare: 34 contracts, 782 d bars written (34 chunks fetched, 0 already done)" in first.stdout
+    assert "tushare: 34 contracts, 782 d bars written (34 chunks fetched, 0 already done), 35 calls" in first.stdout
     stored = bars(tmp_path / "bars.db")
     assert len(stored) == 782
     assert {row[0] for row in stored} >= {"IO2602-C-4600", "IO2602-P-4600"}
@@ -97,5 +97,55 @@ def test_the_client_paces_itself_under_the_cap_it_is_given(server, tmp_path):
     result = download(server, tmp_path, "--symbols", "IF888.CFFEX", "--start", "2015-01-05", "--end", "2015-01-09",
                       "--chunk-days", "1", "--calls-per-minute", "5")
     assert result.returncode == 0, result.stderr
-    assert "5 d bars written (5 chunks fetched, 0 already done), 0 retries after the per-minute limit" \
+    assert "5 d bars written (5 chunks fetched, 0 already done), 5 calls, 0 retries after the per-minute limit" \
         in result.stdout
+
+
+@pytest.fixture
+def sina(shared_data):
+    from tests.datafeed_servers.sina import SinaServer
+
+    with SinaServer(shared_data) as running:
+        yield running
+
+
+def download_akshare(sina, tmp_path, *args):
+    return run_command(["-m", "src.main.data", "download", "--source", "akshare", "--journal",
+                        str(tmp_path / "journal.json"), "--retry-wait", "0.2", *args],
+                       database=tmp_path / "bars.db", env=sina.environment(), timeout=300)
+
+
+def test_akshare_a_month_of_the_io_chain(sina, tmp_path):
+    result = download_akshare(sina, tmp_path, "--chain", "IO2602", "--start", "2026-01-05", "--end", "2026-02-04")
+    assert result.returncode == 0, result.stderr
+    assert "akshare: 34 contracts, 782 d bars written (34 chunks fetched, 0 already done), 35 calls, " \
+           "0 retries after failed calls" in result.stdout
+    assert len(bars(tmp_path / "bars.db")) == 782
+    assert sina.proxy.refused == []
+
+
+def test_vnpy_datafeed_name_selects_the_source(sina, tmp_path, monkeypatch, capsys):
+    """Without --source the command takes vnpy's datafeed.name, as vnpy users set it in vt_setting.json."""
+    from vnpy.trader.setting import SETTINGS
+
+    from src.main import data
+
+    for key, value in sina.environment().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("VNPY_DATABASE_DATABASE", str(tmp_path / "bars.db"))
+    monkeypatch.setitem(SETTINGS, "datafeed.name", "akshare")
+    code = data.main(["download", "--journal", str(tmp_path / "journal.json"), "--symbols", "IF888.CFFEX",
+                      "--start", "2019-10-01", "--end", "2019-10-31", "--no-progress"])
+    assert code == 0
+    assert capsys.readouterr().out.startswith("akshare: 1 contracts, 18 d bars written")
+
+
+def test_akshare_blocked_is_one_line_exit_2_and_nothing_written(sina, tmp_path):
+    sina.blocked = True
+    result = download_akshare(sina, tmp_path, "--symbols", "IO2602-C-4600.CFFEX", "--start", "2026-01-05",
+                              "--end", "2026-02-04")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "akshare: IO2602-C-4600.CFFEX 2026-01-05..2026-02-04: option_cffex_hs300_daily_sina" \
+        in lines[0], result.stderr
+    assert bars(tmp_path / "bars.db") == []

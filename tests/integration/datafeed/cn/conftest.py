@@ -27,3 +27,14 @@ def tushare_server(shared_data):
     server = TushareProServer(shared_data, tokens=("good-token",))
     with server:
         yield server
+
+
+@pytest.fixture
+def sina_server(shared_data, monkeypatch):
+    """Sina's endpoints behind a loopback TLS proxy; requests in this process go there through HTTPS_PROXY."""
+    from tests.datafeed_servers.sina import SinaServer
+
+    with SinaServer(shared_data) as server:
+        for key, value in server.environment().items():
+            monkeypatch.setenv(key, value)
+        yield server
