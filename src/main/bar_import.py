@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -43,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser, exchange_argument) -> None:
     parser.add_argument("--delimiter")
     parser.add_argument("--column", action="append", default=[], metavar="FIELD=NAME",
                         help=f"the file's column for a field ({', '.join(COLUMN_KEYS)}); repeatable")
+    parser.add_argument("--main-contract-roll", type=non_negative_int, metavar="DAYS",
+                        help="the file is a spliced main-contract series: store each day's bars under the dated "
+                             "contract that is the front month with more than DAYS calendar days to expiry, else "
+                             "the next month (IF1506, IF1507, ...); --symbol names the product")
     parser.add_argument("--no-session-check", action="store_true",
                         help="accept bars outside the product's trading sessions")
     parser.add_argument("--no-progress", action="store_true")
@@ -85,10 +90,51 @@ def load_layout_file(path: Path) -> dict[str, object]:
     return content
 
 
+class MainContractSplitter:
+    """Which dated contract a day of a spliced main-contract series is stored under.
+
+    The front month (CFFEX expiry rules, exchange holidays) while it has more than
+    ``roll_days`` calendar days to expiry, else the next month: the same eligibility rule
+    as the strategy's BaseFutureSelector (``min_days_to_expiry`` = 5), so the backtest
+    rolls on the day the labels change.
+    """
+
+    def __init__(self, product: str, roll_days: int) -> None:
+        from src.core.contract.expiry_calculator import ExpiryCalculator
+        from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
+
+        self.product = product
+        self.roll_days = roll_days
+        self.expiry = ExpiryCalculator(load_cn_calendar())
+        self._by_day: dict = {}
+
+    def symbol(self, day) -> str:
+        symbol = self._by_day.get(day)
+        if symbol is None:
+            from src.core.contract.contract_helper import ContractMonth
+
+            month = self.expiry.front_month(self.product, day)
+            if (self.expiry.expiry_date(self.product, month) - day).days <= self.roll_days:
+                following = month.month % 12 + 1
+                month = ContractMonth(month.year + (month.month == 12), following)
+            symbol = self._by_day[day] = f"{self.product}{month.year % 100:02d}{month.month:02d}"
+        return symbol
+
+
 def import_bars(file: Path, symbol: str, exchange: Exchange, layout: BarCsvLayout, database, describe: str,
-                progress_factory, reason_kind) -> int:
+                progress_factory, reason_kind, main_contract_roll: int | None = None) -> int:
     if not file.is_file():
         raise UserInputError(f"{file}: file not found")
+    splitter = None
+    if main_contract_roll is not None:
+        import re
+
+        product = re.match(r"[A-Za-z]*", symbol).group(0).upper()
+        if exchange is not Exchange.CFFEX or product not in ("IF", "IH", "IC", "IM"):
+            raise UserInputError(f"--main-contract-roll: only CFFEX index futures (IF, IH, IC, IM) are split, "
+                                 f"not {symbol}.{exchange.value}")
+        splitter = MainContractSplitter(product, main_contract_roll)
+    contracts: set[str] = set()
     rejected: Counter[str] = Counter()
     first_bad_rows: list[str] = []
     bars: list[BarData] = []
@@ -106,6 +152,9 @@ def import_bars(file: Path, symbol: str, exchange: Exchange, layout: BarCsvLayou
                 if len(first_bad_rows) < SHOWN_BAD_ROWS:
                     first_bad_rows.append(f"line {line}: {item}")
                 continue
+            if splitter is not None:
+                item = replace(item, symbol=splitter.symbol(item.datetime.date()))
+                contracts.add(item.symbol)
             bars.append(item)
             days.add(item.datetime.date())
             first = item.datetime if first is None or item.datetime < first else first
@@ -117,7 +166,12 @@ def import_bars(file: Path, symbol: str, exchange: Exchange, layout: BarCsvLayou
     for detail in first_bad_rows:
         print(f"  rejected {detail}")
     reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(rejected.items())) or "none"
-    span = f" on {len(days)} days ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M})" if first is not None else ""
+    if contracts:
+        ordered = sorted(contracts, key=lambda name: name[len(name) - 4:])
+        span_contracts = f" under {len(contracts)} contracts ({ordered[0]} .. {ordered[-1]})"
+    else:
+        span_contracts = ""
+    span = f"{span_contracts} on {len(days)} days ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M})" if first is not None else ""
     print(f"{symbol}.{exchange.value} from {file}: {rows_read} rows read, {bars_written} bars written{span} "
           f"({layout.describe()}, stored by their start as vnpy {layout.interval.value} bars), "
           f"{sum(rejected.values())} rows rejected ({reasons}); database: {describe}")
@@ -125,8 +179,12 @@ def import_bars(file: Path, symbol: str, exchange: Exchange, layout: BarCsvLayou
 
 
 def _save(database, bars: list[BarData]) -> int:
+    """One save per symbol: vnpy's drivers update their bar overview from the first bar of a batch."""
     count = len(bars)
-    if bars:
-        database.save_bar_data(bars)
-        bars.clear()
+    by_symbol: dict[str, list[BarData]] = {}
+    for bar in bars:
+        by_symbol.setdefault(bar.symbol, []).append(bar)
+    for group in by_symbol.values():
+        database.save_bar_data(group)
+    bars.clear()
     return count

@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = database_settings_from_environment()
         return bar_import.import_bars(args.file, args.symbol, args.exchange, layout, create_database(settings),
                                       settings.describe(), lambda f: _progress(f, not args.no_progress),
-                                      _reason_kind)
+                                      _reason_kind, args.main_contract_roll)
     if args.command == "download":
         def open_database():
             settings = database_settings_from_environment()
