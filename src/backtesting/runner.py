@@ -55,13 +55,15 @@ class BacktestResult:
 
 class BacktestRunner:
     def __init__(self, strategy_config: StrategyConfig, products: tuple[str, ...], backtest: BacktestConfig,
-                 database: BaseDatabase, config_file: Path, override_config_file: Path | None = None) -> None:
+                 database: BaseDatabase, config_file: Path, override_config_file: Path | None = None,
+                 futures_only: bool = False) -> None:
         self.strategy_config = strategy_config
         self.products = products
         self.backtest = backtest
         self.database = database
         self.config_file = config_file
         self.override_config_file = override_config_file
+        self.futures_only = futures_only  # no options: the futures' signals and roll run, option openings are refused
         self.calendar = load_cn_calendar()
         self.resolver = ExchangeResolver()
         self.expiry_calculator = ExpiryCalculator(self.calendar, self.resolver)
@@ -108,6 +110,8 @@ class BacktestRunner:
 
         registry = ContractRegistry()
         self.factory.register(registry, [vt.rsplit(".", 1)[0] for vt in futures])
+        if self.futures_only:
+            return registry
         discovered = OptionDiscoveryService(self.database, self.resolver).discover(futures)
         start = datetime.combine(self.backtest.start, time.min)
         end = datetime.combine(self.backtest.end, time.max)
