@@ -36,7 +36,8 @@ def main() -> int:
     args = parser.parse_args()
     env = dict(os.environ, VNPY_DATABASE_DRIVER="sqlite", VNPY_DATABASE_DATABASE=str(args.database.resolve()))
 
-    if not _has_if_bars(args.database):
+    imported = not _has_if_bars(args.database)
+    if imported:
         if not args.file.is_file():
             print(f"the IF history is not at {args.file}; give --file", file=sys.stderr)
             return 2
@@ -68,7 +69,8 @@ def main() -> int:
                                           else (report / "backtest.log").read_text(encoding="utf-8")))
     print(f"\nbars replayed (warm-up included): {bars:,}; backtest run time {run_time:.1f} s "
           f"({bars / run_time:,.0f} bars/s), process wall time {wall:.1f} s, "
-          f"peak memory {peak_kib / 1024:.0f} MiB; load average {os.getloadavg()[0]:.2f}")
+          f"peak memory {peak_kib / 1024:.0f} MiB{' (of the import or the backtest: run again for the backtest alone)' if imported else ''}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     return 0
 
 
