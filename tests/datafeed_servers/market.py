@@ -120,3 +120,24 @@ def io_chain_daily(start: date, end: date, level: float = 4600.0, seed: int = 7)
                          "close": close, "vol": float(volume), "amount": round(volume * close * 100 / 10_000, 4),
                          "oi": float(volume * 3)})
     return contracts, pd.DataFrame(rows)
+
+
+ETF50_OPTIONS = "cn_50etf_options/sse_50etf_option_daily_close_2015_2024.csv.gz"
+
+
+@lru_cache(maxsize=2)
+def etf50_options(data_dir: Path) -> pd.DataFrame:
+    """Real SSE 50ETF option closes (2015-2024) with SSE-style codes the file lacks.
+
+    The file has no contract codes: each (expiry, right, strike) gets ``10000001`` upwards in
+    order of expiry, right and strike. Rows without a close, and the second of two rows sharing a
+    (day, expiry, right, strike) (adjusted contracts after dividends), are left out. Only closes are
+    real: open, high and low are sent equal to the close.
+    """
+    frame = pd.read_csv(data_dir / ETF50_OPTIONS).dropna(subset=["close"])
+    frame = frame.drop_duplicates(subset=["trade_date", "expiry", "right", "strike"], keep="first")
+    keys = frame[["expiry", "right", "strike"]].drop_duplicates().sort_values(["expiry", "right", "strike"])
+    keys = keys.assign(code=[f"{10000001 + i}" for i in range(len(keys))])
+    frame = frame.merge(keys, on=["expiry", "right", "strike"])
+    return frame.assign(trade_date=frame["trade_date"].str.replace("-", ""),
+                        expiry=frame["expiry"].str.replace("-", ""))

@@ -12,7 +12,8 @@ a non-zero code and Tushare's own message (which the client raises as an ``Excep
 | 40203 | 抱歉，您每分钟最多访问该接口N次，... | more than ``calls_per_window`` calls in ``window_seconds`` |
 
 APIs: ``fut_daily``, ``ft_mins``, ``opt_daily``, ``opt_basic`` (see ``market.py`` for the data:
-IF main-contract daily bars and IF2101 minutes are real, the IO chain is synthetic).
+IF main-contract daily bars, IF2101 minutes and 50ETF option closes (``*.SH``) are real, the IO
+chain is synthetic).
 Like Tushare, rows come newest first, and each call returns at most ``max_rows`` rows.
 
 Knobs (attributes, change them while it runs): ``tokens``, ``permissions``, ``calls_per_window``,
@@ -135,11 +136,25 @@ class TushareProServer:
         return frame.iloc[::-1][columns]
 
     def _api_opt_daily(self, params: dict) -> pd.DataFrame:
-        contracts, frame = market.io_chain_daily(IO_START, IO_END)
         code = str(params.get("ts_code", ""))
+        if code.endswith(".SH") or params.get("exchange") == "SSE":
+            return self._etf_option_daily(code, params)
+        contracts, frame = market.io_chain_daily(IO_START, IO_END)
         start = str(params.get("start_date") or params.get("trade_date") or "19900101")
         end = str(params.get("end_date") or params.get("trade_date") or "21000101")
         frame = frame.assign(ts_code=frame["symbol"] + ".CFX", exchange="CFFEX")
+        if code:
+            frame = frame[frame["ts_code"] == code]
+        frame = frame[(frame["trade_date"] >= start) & (frame["trade_date"] <= end)]
+        return frame.sort_values(["trade_date", "ts_code"], ascending=[False, True])
+
+    def _etf_option_daily(self, code: str, params: dict) -> pd.DataFrame:
+        frame = market.etf50_options(self.data_dir)
+        start = str(params.get("start_date") or params.get("trade_date") or "19900101")
+        end = str(params.get("end_date") or params.get("trade_date") or "21000101")
+        frame = frame.assign(ts_code=frame["code"] + ".SH", exchange="SSE", open=frame["close"],
+                             high=frame["close"], low=frame["close"], vol=float("nan"), amount=float("nan"),
+                             oi=float("nan"))
         if code:
             frame = frame[frame["ts_code"] == code]
         frame = frame[(frame["trade_date"] >= start) & (frame["trade_date"] <= end)]

@@ -110,3 +110,16 @@ def test_the_token_never_shows(tushare_server):
     lines: list[str] = []
     feed.query_bar_history(request("IF888", "2015-06-01", "2015-06-30"), output=lines.append)
     assert "s3cret-token" not in repr(vars(feed)) and "s3cret-token" not in " ".join(lines)
+
+
+def test_etf_option_daily_closes_are_the_real_ones(tushare_server, shared_data):
+    frame = market.etf50_options(shared_data)
+    first = frame[frame["code"] == "10000001"]
+    bars = feed_for(tushare_server).query_bar_history(
+        request("10000001", "2015-02-01", "2015-03-31", exchange=Exchange.SSE))
+    api, params = tushare_server.requests[-1]
+    assert api == "opt_daily" and params["ts_code"] == "10000001.SH"
+    expected = first[(first.trade_date >= "20150201") & (first.trade_date <= "20150331")]
+    assert len(bars) == len(expected) > 20
+    assert [b.close_price for b in bars] == list(expected.sort_values("trade_date").close)
+    assert all(b.symbol == "10000001" and b.exchange is Exchange.SSE for b in bars)
