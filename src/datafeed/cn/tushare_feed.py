@@ -34,6 +34,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import requests
 from tushare.pro.client import DataApi
@@ -54,7 +55,9 @@ DAILY_AMOUNT_UNIT = 10_000.0
 _RATE_MESSAGE = re.compile(r"每分钟最多访问该接口(\d+)次")
 
 
-class _TokenLike:
+class _TokenLike(Protocol):
+    """The project's ``Secret``: the value only through ``reveal()``."""
+
     def reveal(self) -> str: ...
 
 
