@@ -7,10 +7,12 @@ Endpoints and their recorded response formats (JSONP, values as strings):
 | ``futures_zh_daily_sina`` | ``/futures/api/jsonp.php/var%20_V...=/InnerFuturesNewService.getDailyKLine?symbol=IF0&type=...`` | ``var _V...=([{"d","o","h","l","c","v","p","s"}, ...]);`` |
 | ``futures_zh_minute_sina`` | ``/futures/api/jsonp.php/=/InnerFuturesNewService.getFewMinLine?symbol=IF2101&type=1`` | ``=([{"d","o","h","l","c","v","p"}, ...]);`` (d = end of the minute) |
 | ``option_cffex_hs300_daily_sina`` | ``/futures/api/jsonp.php/var%20_io...=/FutureOptionAllService.getOptionDayline?symbol=io2602C4600`` | ``var _io...=([{"o","h","l","c","v","d"}, ...]);`` |
+| ``option_sse_daily_sina`` | ``/futures/api/jsonp_v2.php//StockOptionDaylineService.getSymbolInfo?symbol=CON_OP_10000001`` | ``/*...*/\n([{"d","o","h","l","c","v"}, ...]);`` |
 | ``option_cffex_hs300_spot_sina`` | ``/futures/api/openapi.php/OptionService.getOptionData?...&pinzhong=io2602`` | ``{"result": {"data": {"up": [...], "down": [...]}}}`` |
 
 Data (``market.py``): IF0 (the main contract) daily bars are the real 5-minute file aggregated
 (hold and settle are not in that file: sent as 0); IF2101 minutes are the real ticks aggregated;
+SSE 50ETF option closes are the real ones (codes numbered by us, open/high/low = close);
 the IO chain is synthetic. ``blocked = True`` answers HTTP 456, Sina's "too many requests" page.
 """
 from __future__ import annotations
@@ -62,6 +64,10 @@ class SinaServer:
             rows = self._option_daily(symbol)
             body = "null" if rows is None else json.dumps(rows)
             return 200, JS, f"/*<script>location.href='//sina.com';</script>*/\n{prefix}=({body});".encode()
+        if parts.path.endswith("StockOptionDaylineService.getSymbolInfo"):
+            rows = self._etf_option_daily(symbol.removeprefix("CON_OP_"))
+            body = "null" if rows is None else json.dumps(rows)
+            return 200, JS, f"/*<script>location.href='//sina.com';</script>*/\n({body});".encode()
         if parts.path.endswith("OptionService.getOptionData"):
             return 200, "application/json", json.dumps(self._option_chain(query.get("pinzhong", ""))).encode()
         return 404, "text/plain", b"not found"
@@ -92,6 +98,14 @@ class SinaServer:
                  "d": f"{d[:4]}-{d[4:6]}-{d[6:]}"}
                 for o, h, lo, c, v, d in wanted[["open", "high", "low", "close", "vol", "trade_date"]]
                 .itertuples(index=False, name=None)]
+
+    def _etf_option_daily(self, code: str):
+        frame = market.etf50_options(self.data_dir)
+        wanted = frame[frame["code"] == code].sort_values("trade_date")
+        if wanted.empty:
+            return None
+        return [{"d": f"{d[:4]}-{d[4:6]}-{d[6:]}", "o": f"{c}", "h": f"{c}", "l": f"{c}", "c": f"{c}", "v": "0"}
+                for d, c in wanted[["trade_date", "close"]].itertuples(index=False, name=None)]
 
     def _option_chain(self, series: str):
         contracts, _frame = market.io_chain_daily(IO_START, IO_END)

@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | CFFEX futures (``IF2602``), main continuous (``IF888`` -> Sina's ``IF0``) | ``futures_zh_daily_sina`` | ``futures_zh_minute_sina`` (only the recent days Sina keeps) |
 | CFFEX index options IO / MO / HO | ``option_cffex_hs300_daily_sina`` / ``_zz1000_`` / ``_sz50_`` | not offered |
+| SSE / SZSE ETF options (``10005000.SSE``) | ``option_sse_daily_sina`` (Sina's ``CON_OP_`` codes) | not offered |
 
 These functions return a contract's whole history (Sina has no date parameters): one answer per
 contract is kept for the life of the datafeed and cut to each request's dates. Sina's minute
@@ -77,12 +78,16 @@ class AkshareDatafeed(BaseDatafeed):
         except UnknownSymbolError as error:
             raise VendorError(SOURCE, vt_symbol, start, end, str(error)) from None
         code = to_akshare(contract)
-        if contract.exchange is not Exchange.CFFEX or contract.kind is ContractKind.ETF_OPTION:
+        if contract.exchange is not Exchange.CFFEX and contract.kind is not ContractKind.ETF_OPTION:
             raise VendorError(SOURCE, vt_symbol, start, end, "the AKShare datafeed offers CFFEX futures and "
-                              "options only (use --source tushare for ETF options)")
-        option = contract.kind is ContractKind.INDEX_OPTION
+                              "options and SSE/SZSE ETF options only")
+        option = contract.kind in (ContractKind.INDEX_OPTION, ContractKind.ETF_OPTION)
         if req.interval is Interval.DAILY:
-            if option:
+            if contract.kind is ContractKind.ETF_OPTION:
+                frame = self._ask("option_sse_daily_sina", code, vt_symbol, start, end, symbol=code)
+                frame = frame.rename(columns={"日期": "date", "开盘": "open", "最高": "high", "最低": "low",
+                                              "收盘": "close", "成交量": "volume"})
+            elif option:
                 function = OPTION_FUNCTIONS.get(contract.product)
                 if function is None:
                     raise VendorError(SOURCE, vt_symbol, start, end, f"no AKShare function for {contract.product}")

@@ -70,9 +70,18 @@ def test_a_blocked_source_is_retried_then_one_line(sina_server):
                                "('io2602C4600') gave no usable answer after 3 tries")
 
 
+def test_etf_option_daily_closes_are_the_real_ones(sina_server, shared_data):
+    frame = market.etf50_options(shared_data)
+    first = frame[(frame["code"] == "10000001") & (frame.trade_date <= "20150331")].sort_values("trade_date")
+    bars = AkshareDatafeed().query_bar_history(request("10000001", "2015-02-01", "2015-03-31",
+                                                        exchange=Exchange.SSE))
+    assert "symbol=CON_OP_10000001" in sina_server.requests[-1]
+    assert [b.close_price for b in bars] == list(first.close) and len(bars) > 20
+
+
 def test_what_akshare_does_not_offer_is_said_plainly(sina_server):
-    with pytest.raises(VendorError, match="10005000.SSE .*CFFEX futures and options only"):
-        AkshareDatafeed().fetch(request("10005000", "2026-01-05", "2026-01-30", exchange=Exchange.SSE))
+    with pytest.raises(VendorError, match="rb2405.SHFE .*CFFEX futures and options and SSE/SZSE ETF options only"):
+        AkshareDatafeed().fetch(request("rb2405", "2026-01-05", "2026-01-30", exchange=Exchange.SHFE))
     with pytest.raises(VendorError, match="interval 1m is not offered"):
         AkshareDatafeed().fetch(request("IO2602-C-4600", "2026-01-05", "2026-01-30", interval=Interval.MINUTE))
     assert sina_server.requests == []
