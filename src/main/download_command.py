@@ -123,8 +123,35 @@ def contracts_from_arguments(args: argparse.Namespace, datafeed) -> list[Contrac
 
 
 def _progress_factory(description: str, enabled: bool):
+    """A tqdm bar on a terminal; elsewhere a line on stdout every 30 s; nothing with --no-progress."""
     def factory(total: int):
+        import sys
+
         from tqdm import tqdm
 
+        if enabled and not sys.stderr.isatty():
+            return _PeriodicLines(description, total)
         return tqdm(total=total, unit="chunk", desc=description, disable=None if enabled else True)
     return factory
+
+
+class _PeriodicLines:
+    def __init__(self, description: str, total: int, every_seconds: float = 30.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self.description = description
+        self.total = total
+        self.done = 0
+        self.every_seconds = every_seconds
+        self._last = self._clock()
+
+    def update(self, count: int) -> None:
+        self.done += count
+        now = self._clock()
+        if now - self._last >= self.every_seconds:
+            self._last = now
+            print(f"{self.description}: {self.done}/{self.total} chunks", flush=True)
+
+    def close(self) -> None:
+        pass
