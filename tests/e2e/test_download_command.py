@@ -149,3 +149,17 @@ def test_akshare_blocked_is_one_line_exit_2_and_nothing_written(sina, tmp_path):
     assert len(lines) == 1 and "akshare: IO2602-C-4600.CFFEX 2026-01-05..2026-02-04: option_cffex_hs300_daily_sina" \
         in lines[0], result.stderr
     assert bars(tmp_path / "bars.db") == []
+
+
+def test_minute_bars_downloaded_equal_the_ones_import_ticks_builds(server, shared_data, tmp_path):
+    """Tushare's end-labelled minutes of IF2101 land exactly where import-ticks puts the same real ticks."""
+    downloaded = download(server, tmp_path, "--symbols", "IF2101.CFFEX", "--interval", "1m",
+                          "--start", "2021-01-04", "--end", "2021-01-05")
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert "480 1m bars written" in downloaded.stdout
+    built = tmp_path / "built.db"
+    imported = run_command(["-m", "src.main.data", "import-ticks", "--file",
+                            str(shared_data / "cn_futures_ticks/CFFEX_IF2101_tick_20210104_20210105.csv.gz"),
+                            "--symbol", "IF2101", "--exchange", "CFFEX", "--no-progress"], database=built)
+    assert imported.returncode == 0, imported.stderr
+    assert bars(tmp_path / "bars.db") == bars(built)
