@@ -16,10 +16,11 @@ def server(shared_data):
         yield running
 
 
-def download(server, tmp_path, *args, token="good-token"):
+def download(server, tmp_path, *args, token="good-token", home=None):
     env = {"TUSHARE_TOKEN": token, "TUSHARE_API_URL": server.url}
     return run_command(["-m", "src.main.data", "download", "--source", "tushare", "--journal",
-                        str(tmp_path / "journal.json"), *args], database=tmp_path / "bars.db", env=env, timeout=300)
+                        str(tmp_path / "journal.json"), *args], database=tmp_path / "bars.db", env=env, timeout=300,
+                       home=home)
 
 
 def bars(database):
@@ -31,8 +32,12 @@ def bars(database):
 
 
 def test_a_month_of_an_io_chain_then_a_rerun_that_finds_it_done(server, tmp_path):
-    first = download(server, tmp_path, "--chain", "IO2602", "--start", "2026-01-05", "--end", "2026-02-04")
+    home = tmp_path / "home"
+    home.mkdir()
+    first = download(server, tmp_path, "--chain", "IO2602", "--start", "2026-01-05", "--end", "2026-02-04",
+                     home=home)
     assert first.returncode == 0, first.stderr
+    assert list(home.iterdir()) == []          # no ~/tk.csv (tushare's set_token), nothing else at home
     assert "tushare: 34 contracts, 782 d bars written (34 chunks fetched, 0 already done), 35 calls" in first.stdout
     stored = bars(tmp_path / "bars.db")
     assert len(stored) == 782
@@ -109,15 +114,19 @@ def sina(shared_data):
         yield running
 
 
-def download_akshare(sina, tmp_path, *args):
+def download_akshare(sina, tmp_path, *args, home=None):
     return run_command(["-m", "src.main.data", "download", "--source", "akshare", "--journal",
                         str(tmp_path / "journal.json"), "--retry-wait", "0.2", *args],
-                       database=tmp_path / "bars.db", env=sina.environment(), timeout=300)
+                       database=tmp_path / "bars.db", env=sina.environment(), timeout=300, home=home)
 
 
 def test_akshare_a_month_of_the_io_chain(sina, tmp_path):
-    result = download_akshare(sina, tmp_path, "--chain", "IO2602", "--start", "2026-01-05", "--end", "2026-02-04")
+    home = tmp_path / "home"
+    home.mkdir()
+    result = download_akshare(sina, tmp_path, "--chain", "IO2602", "--start", "2026-01-05", "--end", "2026-02-04",
+                              home=home)
     assert result.returncode == 0, result.stderr
+    assert list(home.iterdir()) == []
     assert "akshare: 34 contracts, 782 d bars written (34 chunks fetched, 0 already done), 35 calls, " \
            "0 retries after failed calls" in result.stdout
     assert len(bars(tmp_path / "bars.db")) == 782
