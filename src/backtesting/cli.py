@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=Path, default=None)
     parser.add_argument("--sample-market", action="store_true",
                         help="create the synthetic sample market first when the database has none for the dates")
+    parser.add_argument("--futures-only", action="store_true",
+                        help="run without options (real futures history): signals and roll run, openings are refused")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -62,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Created the synthetic sample market ({args.start} to {args.end}) "
                   f"in {time.monotonic() - started:.0f} s", flush=True)
 
-    runner = BacktestRunner(strategy_config, products, backtest, database, args.config, args.override_config)
+    runner = BacktestRunner(strategy_config, products, backtest, database, args.config, args.override_config,
+                            futures_only=args.futures_only)
     try:
         result = runner.run(output_dir, progress_factory=None if args.no_progress else _progress_bar)
     except BacktestFailedError as exc:

@@ -57,7 +57,7 @@ class BacktestResult:
 class BacktestRunner:
     def __init__(self, strategy_config: StrategyConfig, products: tuple[str, ...], backtest: BacktestConfig,
                  database: BaseDatabase, config_file: Path, override_config_file: Path | None = None,
-                 event_handlers: tuple = ()) -> None:
+                 futures_only: bool = False, event_handlers: tuple = ()) -> None:
         """``event_handlers``: (event type, handler) pairs subscribed to the strategy's message bus."""
         self.strategy_config = strategy_config
         self.event_handlers = tuple(event_handlers)
@@ -66,6 +66,7 @@ class BacktestRunner:
         self.database = database
         self.config_file = config_file
         self.override_config_file = override_config_file
+        self.futures_only = futures_only  # no options: the futures' signals and roll run, option openings are refused
         self.calendar = load_cn_calendar()
         self.resolver = ExchangeResolver()
         self.expiry_calculator = ExpiryCalculator(self.calendar, self.resolver)
@@ -112,6 +113,8 @@ class BacktestRunner:
 
         registry = ContractRegistry()
         self.factory.register(registry, [vt.rsplit(".", 1)[0] for vt in futures])
+        if self.futures_only:
+            return registry
         discovered = OptionDiscoveryService(self.database, self.resolver).discover(futures)
         start = datetime.combine(self.backtest.start, time.min)
         end = datetime.combine(self.backtest.end, time.max)

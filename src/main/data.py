@@ -6,6 +6,17 @@
       configured database. Bad rows are counted by reason and reported at the end;
       they never stop the import. Importing the same file twice leaves the same bars.
 
+  import-bars --file F --symbol IF888 --exchange CFFEX [--layout L.yaml] [--bar-minutes 5 --label end ...]
+      Reads a vendor bar CSV (1-minute, N-minute, hourly or daily) with a column
+      mapping from a YAML layout and/or flags, moves end-labelled bars to their
+      start, checks each bar against the product's sessions and saves the good
+      ones. Bad rows are counted by reason; re-importing rewrites the same bars.
+
+  download --source tushare|akshare --symbols IO2602-C-4600.CFFEX,... --start D --end D [--interval d|1m]
+      Bars from a vendor through vnpy's datafeed interface, in date chunks written
+      whole and remembered in a journal (a second run resumes); a vendor error is
+      one line naming the contract and the dates, exit 2.
+
   export-bars --symbol IF2101 --exchange CFFEX --window 15 [--interval MINUTE|HOUR]
               [--start D] [--end D] --out F.csv
       Writes the bars BarPipeline builds from the stored 1-minute bars:
@@ -22,6 +33,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 
+from src.main import bar_import, download_command
 from src.core.database_factory import create_database, database_settings_from_environment
 from src.core.config.errors import UserInputError
 from src.core.cli import OneLineArgumentParser, iso_date, positive_int, run_cli
@@ -39,7 +51,7 @@ LATEST = date(2100, 1, 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = OneLineArgumentParser(prog=PROG, description="Import ticks and export bars.")
+    parser = OneLineArgumentParser(prog=PROG, description="Import ticks or bars and export bars.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineArgumentParser)
 
     importer = commands.add_parser("import-ticks", help="tick CSV -> 1-minute bars in the database")
@@ -48,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     importer.add_argument("--exchange", type=exchange_argument, required=True)
     importer.add_argument("--save-ticks", action="store_true", help="also store the ticks themselves")
     importer.add_argument("--no-progress", action="store_true")
+
+    bar_importer = commands.add_parser("import-bars", help="vendor bar CSV -> bars in the database")
+    bar_import.add_arguments(bar_importer, exchange_argument)
+
+    downloader = commands.add_parser("download", help="bars from Tushare or AKShare (vnpy datafeed)")
+    download_command.add_arguments(downloader)
 
     exporter = commands.add_parser("export-bars", help="stored 1-minute bars -> N-minute/hour bars CSV")
     exporter.add_argument("--symbol", required=True)
@@ -61,6 +79,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "import-ticks":
         return import_ticks(args.file, args.symbol, args.exchange, args.save_ticks, not args.no_progress)
+    if args.command == "import-bars":
+        layout = bar_import.layout_from_arguments(args)
+        if not args.file.is_file():
+            raise UserInputError(f"{args.file}: file not found")
+        settings = database_settings_from_environment()
+        return bar_import.import_bars(args.file, args.symbol, args.exchange, layout, create_database(settings),
+                                      settings.describe(), lambda f: _progress(f, not args.no_progress),
+                                      _reason_kind, args.main_contract_roll)
+    if args.command == "download":
+        def open_database():
+            settings = database_settings_from_environment()
+            return create_database(settings), settings.describe()
+        return download_command.run(args, open_database)
     return export_bars(args.symbol, args.exchange, args.window, Interval[args.interval],
                        args.start, args.end, args.out)
 
