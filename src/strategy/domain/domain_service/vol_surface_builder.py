@@ -10,10 +10,20 @@ AM-settled and a PM-settled option on the same date are two expiries):
    ``parity_strikes`` strikes with the smallest ``|C - P|`` (closest to the
    forward, where quotes are tightest) give ``D`` and ``D F`` by least squares.
    A slope that implies an absurd rate (outside ``rate_bounds``) is replaced by
-   the snapshot's rate, keeping F from parity. Without usable parity quotes, F
-   is the futures price mapped to that expiry in the snapshot's
-   ``forward_hints``, and failing that the underlying price carried at the
-   snapshot's rate; D is then ``exp(-rate T)``. The source is reported.
+   the snapshot's rate, keeping F from parity, and ``build`` says so in one
+   ``RateFallbackWarning`` naming the expiries (the snapshot's rate defaults to
+   0). Without usable parity quotes, F is the futures price mapped to that
+   expiry in the snapshot's ``forward_hints``, and failing that the underlying
+   price carried at the snapshot's rate; D is then ``exp(-rate T)``. The source
+   is reported.
+
+   American and ETF chains (SPY): early exercise lifts the puts, so the parity
+   regression often implies an absurd rate. Give the rate, and the dividend
+   yield if known, to ``build(snapshot, rate=..., dividend_yield=...)``: with
+   ``rate`` alone D is ``exp(-rate T)`` for every expiry and F still comes from
+   parity (source "parity+rate"); with both, ``F = S exp((rate - q) T)`` and no
+   parity is used (source "rate+dividend"). The vols stay Black-76 (European)
+   vols of American prices.
 3. Bid, mid and ask implied vols of every quote, Black-76 on (F, D). Quotes are
    flagged out-of-the-money (calls with K >= F, puts with K < F); the surface
    and the smile fits use those, since they carry the time value with the least
@@ -52,6 +62,7 @@ This module holds the builder and its result values; steps 5 to 7 live in
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Sequence
@@ -81,9 +92,14 @@ from src.strategy.domain.value_object.vol_surface import (
 )
 
 __all__ = [
-    "ArbitrageReport", "ButterflyViolation", "CalendarViolation", "ForwardEstimate", "QuoteVol", "SmileCorrection",
-    "SviFit", "SviParameters", "VolSurfaceBuild", "VolSurfaceBuilder", "gatheral_density",
+    "ArbitrageReport", "ButterflyViolation", "CalendarViolation", "ForwardEstimate", "QuoteVol",
+    "RateFallbackWarning", "SmileCorrection", "SviFit", "SviParameters", "VolSurfaceBuild", "VolSurfaceBuilder",
+    "gatheral_density",
 ]
+
+
+class RateFallbackWarning(UserWarning):
+    """Put-call parity gave no usable discount factor, so the snapshot's rate was used instead."""
 
 # --------------------------------------------------------------------------- result values
 
@@ -94,8 +110,9 @@ class ForwardEstimate:
     t: float
     forward: float
     discount: float
-    source: str              # "parity", "parity+rate", "futures" or "carry"
+    source: str              # "parity", "parity+rate", "futures", "carry" or "rate+dividend"
     parity_strikes: int
+    note: str = ""           # why parity did not give the discount factor, when it did not
 
     @property
     def rate(self) -> float:
@@ -248,7 +265,14 @@ class VolSurfaceBuilder:
 
     # ---------------------------------------------------------------- public
 
-    def build(self, snapshot: OptionChainSnapshot) -> VolSurfaceBuild:
+    def build(self, snapshot: OptionChainSnapshot, *, rate: float | None = None,
+              dividend_yield: float | None = None) -> VolSurfaceBuild:
+        """The surface of one snapshot; ``rate`` and ``dividend_yield`` as in ``estimate_forward``.
+
+        Warns (``RateFallbackWarning``, once per build) when parity was rejected
+        for some expiries and the snapshot's rate discounted them instead.
+        """
+        _check_rate_inputs(rate, dividend_yield)
         forwards: list[ForwardEstimate] = []
         quote_vols: list[QuoteVol] = []
         smiles: list[Smile] = []
@@ -258,7 +282,7 @@ class VolSurfaceBuilder:
             if not t > 0.0:
                 continue
             quotes = snapshot.quotes_for(expiry)
-            estimate = self.estimate_forward(snapshot, expiry, t, quotes)
+            estimate = self.estimate_forward(snapshot, expiry, t, quotes, rate=rate, dividend_yield=dividend_yield)
             forwards.append(estimate)
             vols = self.quote_vols(quotes, estimate)
             quote_vols.extend(vols)
@@ -269,37 +293,65 @@ class VolSurfaceBuilder:
                 fit = self.fit_expiry(vols, estimate)
                 if fit is not None:
                     fits.append(fit)
+        fallbacks = [f for f in forwards if f.note]
+        if fallbacks:
+            shown = "; ".join(f"{f.expiry:%Y-%m-%d %H:%M} {f.note}" for f in fallbacks[:3])
+            more = f"; and {len(fallbacks) - 3} more" if len(fallbacks) > 3 else ""
+            warnings.warn(RateFallbackWarning(
+                f"put-call parity gave no usable discount factor for {len(fallbacks)} of {len(forwards)} expiries "
+                f"({shown}{more}); they are discounted at snapshot.rate = {snapshot.rate:g}. For American or ETF "
+                f"chains pass rate= (and dividend_yield=) to VolSurfaceBuilder.build"), stacklevel=2)
         surface = VolSurface.from_smiles(smiles) if smiles else None
         report = self.arbitrage_report(fits)
         return VolSurfaceBuild(snapshot.valuation_time, tuple(forwards), tuple(quote_vols), surface,
                                tuple(fits), report)
 
     def estimate_forward(self, snapshot: OptionChainSnapshot, expiry: datetime, t: float,
-                         quotes: Sequence[OptionQuote]) -> ForwardEstimate:
+                         quotes: Sequence[OptionQuote], *, rate: float | None = None,
+                         dividend_yield: float | None = None) -> ForwardEstimate:
+        """Forward and discount factor of one expiry (step 2 of the module notes).
+
+        ``rate`` (continuously compounded) replaces the parity regression's discount
+        factor; with ``dividend_yield`` too the forward is the spot carried at
+        ``rate - dividend_yield`` and parity is not used. When parity is rejected
+        without a given rate, the estimate's ``note`` says why.
+        """
+        _check_rate_inputs(rate, dividend_yield)
+        if rate is not None and dividend_yield is not None:
+            discount = math.exp(-rate * t)
+            forward = snapshot.underlying_price * math.exp((rate - dividend_yield) * t)
+            return ForwardEstimate(expiry, t, forward, discount, "rate+dividend", 0)
         calls = {q.strike: q.mid for q in quotes if q.option_type is OptionType.CALL and q.is_two_sided}
         puts = {q.strike: q.mid for q in quotes if q.option_type is OptionType.PUT and q.is_two_sided}
         strikes = np.array(sorted(set(calls) & set(puts)))
-        fallback_discount = math.exp(-snapshot.rate * t)
+        given_rate = rate is not None
+        fallback_rate = rate if given_rate else snapshot.rate
+        fallback_discount = math.exp(-fallback_rate * t)
         if strikes.size >= 1:
             spread = np.array([calls[k] - puts[k] for k in strikes])
             nearest = np.argsort(np.abs(spread), kind="stable")[: self.parity_strikes]
             k_used, y_used = strikes[nearest], spread[nearest]
-            if k_used.size >= 2 and np.ptp(k_used) > 0.0:
+            note = "has one parity strike"
+            if not given_rate and k_used.size >= 2 and np.ptp(k_used) > 0.0:
                 slope, intercept = np.polyfit(k_used, y_used, 1)
                 discount = -slope
+                note = f"parity discount factor {discount:.6g} is not positive"
                 if discount > 0.0:
-                    rate = -math.log(discount) / t
+                    implied_rate = -math.log(discount) / t
                     forward = intercept / discount
-                    if self.rate_bounds[0] <= rate <= self.rate_bounds[1] and forward > 0.0:
+                    if self.rate_bounds[0] <= implied_rate <= self.rate_bounds[1] and forward > 0.0:
                         return ForwardEstimate(expiry, t, float(forward), float(discount), "parity", int(k_used.size))
+                    note = (f"parity implies rate {implied_rate:.4f} outside rate_bounds {self.rate_bounds}"
+                            if forward > 0.0 else f"parity implies forward {forward:.6g}")
             # keep F from parity (it is well determined near the money), take D from the rate
             forward = float(np.median(k_used + y_used / fallback_discount))
             if forward > 0.0:
-                return ForwardEstimate(expiry, t, forward, fallback_discount, "parity+rate", int(k_used.size))
+                return ForwardEstimate(expiry, t, forward, fallback_discount, "parity+rate", int(k_used.size),
+                                       "" if given_rate else note)
         hint = snapshot.forward_hints.get(expiry)
         if hint is not None:
             return ForwardEstimate(expiry, t, float(hint), fallback_discount, "futures", 0)
-        carried = snapshot.underlying_price * math.exp(snapshot.rate * t)
+        carried = snapshot.underlying_price * math.exp(fallback_rate * t)
         return ForwardEstimate(expiry, t, carried, fallback_discount, "carry", 0)
 
     def quote_vols(self, quotes: Sequence[OptionQuote], estimate: ForwardEstimate) -> list[QuoteVol]:
@@ -380,3 +432,13 @@ class VolSurfaceBuilder:
         iv = np.array([p[1] for p in points])
         keep = np.concatenate([[True], np.diff(k) > 0.0])  # one quote per strike
         return Smile(estimate.t, estimate.forward, k[keep], iv[keep])
+
+
+def _check_rate_inputs(rate: float | None, dividend_yield: float | None) -> None:
+    if rate is not None and not math.isfinite(rate):
+        raise ValueError(f"rate must be finite, got {rate}")
+    if dividend_yield is not None:
+        if rate is None:
+            raise ValueError("dividend_yield needs rate: the forward is the spot carried at rate - dividend_yield")
+        if not math.isfinite(dividend_yield):
+            raise ValueError(f"dividend_yield must be finite, got {dividend_yield}")
