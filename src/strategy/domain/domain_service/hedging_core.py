@@ -251,7 +251,7 @@ class HedgingCore:
         policy.hedged(effective + lots)
         self._order_count += 1
         self._events.append(HedgeOrderEvent(
-            at, engine=policy.engine, vt_symbol=hedge_symbol, lots=lots, offset=instruction.offset.value,
+            at, engine=policy.engine, vt_symbol=hedge_symbol, lots=lots, offset=instruction.offset,
             portfolio_delta=portfolio_delta, expected_delta=effective + lots, reason=reason))
         return instruction
 

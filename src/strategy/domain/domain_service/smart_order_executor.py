@@ -545,7 +545,7 @@ class SmartOrderExecutor:
             instruction = execution.instruction
             self._events.append(OrderOverfilledEvent(
                 at, order_id=execution.execution_id, vt_symbol=instruction.vt_symbol,
-                direction=instruction.direction.value, offset=instruction.offset.value, volume=volume,
+                direction=instruction.direction, offset=instruction.offset, volume=volume,
                 filled=execution.filled, excess=excess))
         self._settle(execution, at)
 
