@@ -45,9 +45,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-EXCHANGE_TIMEZONE = ZoneInfo("Asia/Shanghai")
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 MINUTES_PER_DAY = 24 * 60
 
