@@ -11,6 +11,10 @@ the fitted smile (SVI plus correction) and the SVI backbone alone: the
 out-of-the-money ones (what the smiles are fitted to), and every two-sided
 quote, calls and puts, in the money too; the same share for strikes left out
 of a second fit (``--holdout``); and the arbitrage report of the fitted smiles.
+
+American/ETF chains (``cboe_spy_option_chains``): pass ``--rate`` (and
+``--dividend-yield``), since put-call parity is biased by early exercise and the
+builder otherwise discounts at 0 % where parity fails (it warns).
 """
 from __future__ import annotations
 
@@ -41,12 +45,20 @@ EASTERN = ZoneInfo("America/New_York")
 AM_SETTLED_ROOTS = {"SPX", "NDX"}  # SPXW and NDXP settle at the close
 
 
+# Cboe has written the download time as "June 11, 2022, 8:47 PM EDT", "February 5 2022, 8:09 PM EST" and
+# "January 7, 2024 at 10:52 AM EST"; the time zone is always US Eastern, so its name is not needed.
+_DOWNLOAD_TIME = re.compile(r"Date:\s*([A-Za-z]+)\s+(\d{1,2}),?\s+(\d{4})(?:,|\s+at)?\s+(\d{1,2}:\d{2}\s*[AP]M)",
+                            re.IGNORECASE)
+
+
 def session_date(header_line: str) -> date:
     """The trade date of a download: its own date after 16:00 ET on a weekday, else the weekday before."""
-    match = re.search(r"Date:\s*([A-Za-z]+) (\d+),? (\d{4}), (\d+:\d+ [AP]M)", header_line)
+    match = _DOWNLOAD_TIME.search(header_line)
     if match is None:
         raise ValueError(f"no download time in {header_line!r}; pass --trade-date")
-    downloaded = datetime.strptime(" ".join(match.groups()), "%B %d %Y %I:%M %p")
+    month, day_of_month, year, clock_time = match.groups()
+    clock_time = re.sub(r"\s*([AaPp][Mm])$", r" \1", clock_time).upper()
+    downloaded = datetime.strptime(f"{month} {day_of_month} {year} {clock_time}", "%B %d %Y %I:%M %p")
     day = downloaded.date()
     if downloaded.time() < time(16, 0) or day.weekday() >= 5:
         day -= timedelta(days=1)
@@ -119,7 +131,8 @@ def figures(build, cboe_iv) -> dict[str, float]:
     return result
 
 
-def holdout_share(builder: VolSurfaceBuilder, snapshot: OptionChainSnapshot, every: int) -> tuple[float, int]:
+def holdout_share(builder: VolSurfaceBuilder, snapshot: OptionChainSnapshot, every: int,
+                  **rates) -> tuple[float, int]:
     """Leave every ``every``-th strike of each expiry out, fit the rest, and return the share of the left-out
     two-sided out-of-the-money quotes whose bid/ask vol band holds the fitted smile (and their number)."""
     strikes: dict = {}
@@ -129,7 +142,7 @@ def holdout_share(builder: VolSurfaceBuilder, snapshot: OptionChainSnapshot, eve
                 for i, strike in enumerate(sorted(values)) if i % every == 1}
     kept = tuple(q for q in snapshot.quotes if (q.expiry, q.strike) not in left_out)
     build = builder.build(OptionChainSnapshot(snapshot.valuation_time, snapshot.underlying_price, kept,
-                                              snapshot.forward_hints, snapshot.rate))
+                                              snapshot.forward_hints, snapshot.rate), **rates)
     inside = []
     for estimate in build.forwards:
         fit = build.svi_for(estimate.expiry)
@@ -149,14 +162,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="session of the quotes (default: from the download time in the file header)")
     parser.add_argument("--holdout", type=int, default=3, metavar="N",
                         help="also fit without every N-th strike and check the smile on those (0: skip; default 3)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="continuously compounded rate for discounting instead of the parity regression's"
+                             " (American/ETF chains such as SPY, where early exercise biases parity)")
+    parser.add_argument("--dividend-yield", type=float, default=None,
+                        help="with --rate: forward = spot * exp((rate - yield) T), no parity")
     args = parser.parse_args(argv)
+    if args.dividend_yield is not None and args.rate is None:
+        parser.error("--dividend-yield needs --rate")
+    rates = {"rate": args.rate, "dividend_yield": args.dividend_yield}
     if not args.path.exists():
         print(f"no such file: {args.path}", file=sys.stderr)
         return 2
     snapshot, cboe_iv = load_chain(args.path, args.trade_date)
     builder = VolSurfaceBuilder()
     started = clock.perf_counter()
-    build = builder.build(snapshot)
+    build = builder.build(snapshot, **rates)
     elapsed = clock.perf_counter() - started
     stats = figures(build, cboe_iv)
     print(f"file: {args.path.name}")
@@ -173,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label}: {stats[f'inside_{group}']:.1%} | {stats[f'inside_svi_{group}']:.1%}"
               f" of {stats[f'banded_{group}']}")
     if args.holdout >= 2:
-        share, count = holdout_share(builder, snapshot, args.holdout)
+        share, count = holdout_share(builder, snapshot, args.holdout, **rates)
         print(f"  two-sided OTM quotes of 1 strike in {args.holdout}, left out of the fit: {share:.1%} of {count}")
     print("per expiry: expiry, T, forward, D (source), quotes, rmse vol fitted | SVI,"
           " inside fitted | SVI / two-sided, spline coefficients")

@@ -19,7 +19,7 @@ from src.core.contract.product_spec import (
     non_negative_number,
     positive_number,
 )
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 SUPPORTED_INTERVALS = (Interval.MINUTE,)
 

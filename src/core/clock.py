@@ -16,9 +16,8 @@ import threading
 import time
 from datetime import datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-EXCHANGE_TIMEZONE = ZoneInfo("Asia/Shanghai")
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 
 class Clock(Protocol):

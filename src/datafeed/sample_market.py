@@ -49,7 +49,7 @@ from vnpy.trader.database import BaseDatabase
 from vnpy.trader.object import BarData, ContractData
 
 from src.core.contract.product_spec import DEFAULT_PRODUCT_SPECS
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.core.contract.contract_registry import ContractFactory, ContractRegistry
 from src.core.contract.exchange_resolver import ExchangeResolver
 from src.core.contract.expiry_calculator import (

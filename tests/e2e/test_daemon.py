@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timedelta
 
 from src.core.process.heartbeat import read_beat
-from src.core.clock import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 from src.strategy.infrastructure.persistence.state_repository import StateRepository
 from tests.e2e.daemon_support import (

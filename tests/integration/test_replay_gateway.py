@@ -27,7 +27,7 @@ from src.main.gateway.replay_gateway import (
     TickSynthesizer,
 )
 from src.main.gateway.replay_source import SampleMarketReplaySource
-from src.core.clock import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.bar_pipeline import BarPipeline
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 

@@ -17,7 +17,7 @@ from vnpy.trader.constant import Exchange, OptionType, Product
 from vnpy.trader.object import ContractData
 
 from src.core.contract.product_spec import DEFAULT_PRODUCT_SPECS, ProductSpec
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.core.contract.exchange_resolver import (
     ExchangeResolver,
     UnsupportedProductError,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from src.core.config.schema import NIGHT_START_EARLIEST, TradingPeriod
-from src.core.clock import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 
 LOOKAHEAD_DAYS = 14

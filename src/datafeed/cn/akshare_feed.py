@@ -31,7 +31,7 @@ from vnpy.trader.object import BarData, HistoryRequest
 from src.datafeed.cn.errors import VendorError
 from src.datafeed.cn.rate_limit import CallPacer
 from src.datafeed.cn.symbols import ContractKind, UnknownSymbolError, classify, from_akshare, to_akshare
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 SOURCE = "akshare"
 OPTION_FUNCTIONS = {"IO": "option_cffex_hs300", "MO": "option_cffex_zz1000", "HO": "option_cffex_sz50"}

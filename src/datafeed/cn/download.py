@@ -27,7 +27,7 @@ from vnpy.trader.object import BarData, HistoryRequest
 
 from src.datafeed.cn.errors import VendorError
 from src.datafeed.cn.symbols import Contract
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 
 def date_chunks(start: date, end: date, days: int) -> list[tuple[date, date]]:

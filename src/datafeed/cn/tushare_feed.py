@@ -46,7 +46,7 @@ from vnpy_tushare.tushare_datafeed import TushareDatafeed as VnpyTushareDatafeed
 from src.datafeed.cn.errors import VendorError
 from src.datafeed.cn.rate_limit import CallPacer
 from src.datafeed.cn.symbols import ContractKind, UnknownSymbolError, classify, to_tushare
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 SOURCE = "tushare"
 DAILY_FIELDS = "ts_code,trade_date,open,high,low,close,vol,amount,oi"

@@ -94,7 +94,7 @@ from vnpy.trader.object import (
 from src.core.contract.contract_registry import ContractFactory, ContractInfo
 from src.main.gateway.event_flow import TrackedEventEngine
 from src.main.gateway.replay_source import ReplaySource
-from src.core.clock import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS, TradingSchedule
 

@@ -23,7 +23,7 @@ from vnpy.trader.object import BarData, TickData
 from vnpy.trader.utility import extract_vt_symbol
 
 from src.datafeed.sample_market import SAMPLE_PRODUCTS, generate_sample_market
-from src.core.clock import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 
 class ReplaySource(Protocol):

@@ -30,7 +30,7 @@ from vnpy.trader.event import EVENT_TRADE
 from vnpy.trader.object import TradeData
 
 from src.core.config.env_settings import DatabaseSettings
-from src.core.clock import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation, open_database
 
 logger = logging.getLogger(__name__)

@@ -55,7 +55,7 @@ from src.strategy.domain.value_object.execution_settings import ExecutionSetting
 from src.strategy.domain.value_object.option_contract import OptionContract, OptionType
 from src.strategy.domain.value_object.risk import RiskThresholds
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
-from src.strategy.domain.value_object.trading_session import TRADING_MINUTES_PER_DAY
+from src.strategy.domain.value_object.exchange_time import TRADING_MINUTES_PER_DAY
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 
 # Enough window bars for the slowest indicator, twice over, and never fewer than this.

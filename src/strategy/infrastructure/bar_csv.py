@@ -41,11 +41,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from vnpy.trader.constant import Exchange, Interval
 from vnpy.trader.object import BarData
 
-from src.strategy.domain.value_object.trading_session import (
-    CHINA_TRADING_SESSIONS,
-    EXCHANGE_TIMEZONE,
-    SessionPhase,
-)
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE, EXCHANGE_TIMEZONE_NAME
+from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS, SessionPhase
 
 LABELS = ("start", "end")
 PRICE_FIELDS = ("open", "high", "low", "close")
@@ -65,7 +62,7 @@ class BarCsvLayout:
 
     bar_minutes: int = 1
     label: str = "start"
-    timezone: str = "Asia/Shanghai"
+    timezone: str = EXCHANGE_TIMEZONE_NAME
     price_scale: float = 1.0
     datetime_column: str | None = None
     datetime_format: str | None = None

@@ -27,12 +27,11 @@ import io
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from vnpy.trader.constant import Exchange
 from vnpy.trader.object import TickData
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE as CHINA_TZ
 
 REQUIRED_COLUMNS = ("timestamp", "price", "total_volume")
 

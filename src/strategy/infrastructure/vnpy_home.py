@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 
 from src.paths import DATA_DIR
-
-EXCHANGE_TIMEZONE = "Asia/Shanghai"
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE_NAME
 
 
 def ensure_vnpy_home(data_dir: Path = DATA_DIR) -> Path:
@@ -40,12 +39,12 @@ def ensure_vnpy_home(data_dir: Path = DATA_DIR) -> Path:
     from vnpy.trader.setting import SETTINGS
     from vnpy.trader.utility import TEMP_DIR
 
-    SETTINGS["database.timezone"] = EXCHANGE_TIMEZONE
+    SETTINGS["database.timezone"] = EXCHANGE_TIMEZONE_NAME
     return TEMP_DIR
 
 
 def _use_exchange_timezone() -> None:
-    if os.environ.get("TZ") == EXCHANGE_TIMEZONE or not hasattr(time, "tzset"):
+    if os.environ.get("TZ") == EXCHANGE_TIMEZONE_NAME or not hasattr(time, "tzset"):
         return  # on Windows there is no tzset: the machine's own zone must be China Standard Time
-    os.environ["TZ"] = EXCHANGE_TIMEZONE
+    os.environ["TZ"] = EXCHANGE_TIMEZONE_NAME
     time.tzset()

@@ -18,7 +18,8 @@ import pytest
 from src.core.config.schema import RuntimeConfig, TradingPeriod
 from src.core.process.parent_process import ParentProcess
 from src.core.process.supervision import TradingWindow
-from src.core.clock import EXCHANGE_TIMEZONE, ScaledClock
+from src.core.clock import ScaledClock
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 
 MORNING = TradingPeriod(clock_time(8, 40), clock_time(11, 30))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from src.strategy.domain.domain_service.greeks_calculator import GreeksCalculator
 from src.strategy.domain.domain_service.vol_surface_builder import (
     SviFit,
+    RateFallbackWarning,
     SviParameters,
     VolSurfaceBuilder,
 )
@@ -225,3 +227,55 @@ def test_calendar_arbitrage_is_reported_when_total_variance_falls():
     assert "calendar" in report.summary()
     fine = VolSurfaceBuilder().arbitrage_report([fit_of(far_lower, 0.5, 182), fit_of(near, 1.0, 365)])
     assert not fine.calendar
+
+
+def _chain_with_snapshot_rate(true_rate: float, snapshot_rate: float):
+    snapshot, truth = synthetic_chain(rate=true_rate)
+    return OptionChainSnapshot(NOW, snapshot.underlying_price, snapshot.quotes, {}, snapshot_rate), truth
+
+
+def test_rejected_parity_rate_falls_back_with_a_warning_naming_the_fallback():
+    # parity implies 40 %, outside rate_bounds: the old code fell back to snapshot.rate = 0 without a word
+    snapshot, truth = _chain_with_snapshot_rate(0.40, 0.0)
+    with pytest.warns(RateFallbackWarning, match=r"3 of 3 expiries .*snapshot\.rate = 0\b.*rate="):
+        build = VolSurfaceBuilder(fit_svi=False).build(snapshot)
+    for estimate in build.forwards:
+        assert estimate.source == "parity+rate"
+        assert "outside rate_bounds" in estimate.note
+        assert estimate.discount == 1.0
+
+
+def test_a_given_rate_replaces_the_parity_discount_without_a_warning():
+    snapshot, truth = _chain_with_snapshot_rate(0.40, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build = VolSurfaceBuilder(fit_svi=False).build(snapshot, rate=0.40)
+    for estimate in build.forwards:
+        forward, discount, _, t = truth[estimate.expiry]
+        assert (estimate.source, estimate.note) == ("parity+rate", "")
+        assert estimate.discount == pytest.approx(discount, rel=1e-12)
+        assert estimate.forward == pytest.approx(forward, rel=1e-9)  # parity with the true D gives the true F
+
+
+def test_a_given_rate_and_dividend_yield_carry_the_spot():
+    snapshot, _ = synthetic_chain()
+    build = VolSurfaceBuilder(fit_svi=False).build(snapshot, rate=0.03, dividend_yield=0.012)
+    for estimate in build.forwards:
+        assert estimate.source == "rate+dividend"
+        assert estimate.forward == pytest.approx(3000.0 * math.exp((0.03 - 0.012) * estimate.t), rel=1e-12)
+        assert estimate.discount == pytest.approx(math.exp(-0.03 * estimate.t), rel=1e-12)
+
+
+@pytest.mark.parametrize("rate, dividend_yield", [(None, 0.01), (math.nan, None), (0.02, math.inf)])
+def test_rate_inputs_are_checked(rate, dividend_yield):
+    snapshot, _ = synthetic_chain()
+    with pytest.raises(ValueError):
+        VolSurfaceBuilder(fit_svi=False).build(snapshot, rate=rate, dividend_yield=dividend_yield)
+
+
+def test_parity_inside_the_bounds_does_not_warn():
+    snapshot, _ = synthetic_chain()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build = VolSurfaceBuilder(fit_svi=False).build(snapshot)
+    assert all(estimate.note == "" for estimate in build.forwards)

@@ -4,7 +4,7 @@ import pytest
 from vnpy.trader.constant import Exchange, Interval, OptionType
 from vnpy.trader.object import BarData
 
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.core.contract.option_discovery import (
     InvalidFutureSymbolError,
     OptionDiscoveryService,

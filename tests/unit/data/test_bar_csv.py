@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from vnpy.trader.constant import Exchange, Interval
 
-from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS, EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS
 from src.strategy.infrastructure.bar_csv import BarCsvLayout, LayoutError, read_bar_csv
 
 WONDERTRADER = BarCsvLayout(bar_minutes=5, label="end", date_column="Date", date_format="%Y/%m/%d",

@@ -13,7 +13,6 @@ from src.strategy.domain.value_object.option_contract import OptionContract, Opt
 from src.strategy.domain.value_object.order_instruction import OrderInstruction, align_price
 from src.strategy.domain.value_object.order_status import OrderStatus
 from src.strategy.domain.value_object.position_snapshot import PositionSnapshot
-from src.strategy.domain.value_object.quote_request import QuoteRequest
 from src.strategy.domain.value_object.selection_result import SelectionResult
 from src.strategy.domain.value_object.signal_type import CloseReason, SignalType
 from src.strategy.domain.value_object.sizing_result import SizingResult
@@ -162,10 +161,7 @@ class TestSmallValues:
         with pytest.raises(ValueError, match="volume must be >= 0"):
             PositionSnapshot("X.CFFEX", Direction.SHORT, -1, 10.0)
 
-    def test_quote_request_and_future_quote(self):
-        assert QuoteRequest("X.CFFEX", at()).vt_symbol == "X.CFFEX"
-        with pytest.raises(ValueError, match="requested_at"):
-            QuoteRequest("X.CFFEX", datetime(2024, 12, 23))
+    def test_future_quote(self):
         future = FutureQuote(FUTURE, "IF", date(2025, 1, 17), 100, 200)
         assert future.days_to_expiry(date(2025, 1, 10)) == 7
         with pytest.raises(ValueError, match="open_interest"):

@@ -7,7 +7,7 @@ import pytest
 
 from src.core.config.schema import TradingPeriod
 from src.core.process.supervision import RestartBackoff, TradingWindow
-from src.core.clock import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 
 DAY = TradingPeriod(time(8, 40), time(11, 30))

@@ -38,7 +38,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
 
 from src.strategy.domain.domain_service.smart_order_executor import (
     ExecutionStatus,
@@ -48,26 +47,15 @@ from src.strategy.domain.domain_service.smart_order_executor import (
 from src.strategy.domain.domain_service.trading_clock import TradingClock, TradingClocks
 from src.strategy.domain.event.base import DomainEvent
 from src.strategy.domain.event.order_events import AdvancedOrderFinishedEvent, OrderOverfilledEvent
-from src.strategy.domain.value_object.advanced_order import (
+from src.strategy.domain.value_object.advanced_order import (  # AdvancedOrderStatus is kept importable from here
     AdvancedOrder,
     AdvancedOrderKind,
     AdvancedOrderSettings,
+    AdvancedOrderStatus,
 )
 from src.strategy.domain.value_object.order_instruction import OrderInstruction
 from src.strategy.domain.value_object.order_instruction_codec import time_from_text, time_to_text
 from src.strategy.domain.value_object.validation import require_aware, require_text
-
-
-class AdvancedOrderStatus(Enum):
-    WORKING = "WORKING"
-    CANCELLING = "CANCELLING"
-    COMPLETED = "COMPLETED"
-    CANCELLED = "CANCELLED"
-    INCOMPLETE = "INCOMPLETE"
-
-    @property
-    def is_finished(self) -> bool:
-        return self in (AdvancedOrderStatus.COMPLETED, AdvancedOrderStatus.CANCELLED, AdvancedOrderStatus.INCOMPLETE)
 
 
 @dataclass(frozen=True)
@@ -256,7 +244,7 @@ class AdvancedOrderScheduler:
             instruction = record.order.instruction
             self._events.append(OrderOverfilledEvent(
                 now, order_id=record.order.order_id, vt_symbol=instruction.vt_symbol,
-                direction=instruction.direction.value, offset=instruction.offset.value,
+                direction=instruction.direction, offset=instruction.offset,
                 volume=instruction.volume, filled=record.filled, excess=excess))
         return working
 
@@ -345,8 +333,8 @@ class AdvancedOrderScheduler:
         record.finished_at = now
         order = record.order
         self._events.append(AdvancedOrderFinishedEvent(
-            now, order_id=order.order_id, kind=order.kind.value, vt_symbol=order.vt_symbol, volume=order.volume,
-            filled=record.filled, status=status.value, reason=reason))
+            now, order_id=order.order_id, kind=order.kind, vt_symbol=order.vt_symbol, volume=order.volume,
+            filled=record.filled, status=status, reason=reason))
 
     # --- queries -----------------------------------------------------------
 

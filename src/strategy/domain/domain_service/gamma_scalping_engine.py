@@ -16,23 +16,22 @@ A long-gamma book sells the future after a rise and buys it back after a fall:
 those round trips are the scalping PnL. ``record_fill`` takes every fill of the
 hedge orders and matches it first-in first-out against the open hedge lots of
 the same contract; ``scalping_pnl`` is the PnL realized by those matches.
+
+The skeleton is ``hedging_core.HedgingCore``; this engine is that core with the
+``GammaScalpingTrigger`` policy (which holds the anchor), plus the ledger.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import datetime
 
-from src.strategy.domain.domain_service.delta_hedging_engine import (
-    check_hedge_inputs,
-    hedge_instruction,
-    whole_hedge_lots,
+from src.strategy.domain.domain_service.hedging_core import (  # noqa: F401 (kept importable from here)
+    ENGINE_GAMMA_SCALPING,
+    GammaScalpingTrigger,
+    HedgingCore,
 )
-from src.strategy.domain.event.base import DomainEvent
-from src.strategy.domain.event.hedge_events import DeltaOutsideBandEvent, HedgeOrderEvent, HedgeRefusedEvent
 from src.strategy.domain.value_object.hedging_config import HedgingConfig
 from src.strategy.domain.value_object.market import Direction
-from src.strategy.domain.value_object.order_instruction import OrderInstruction
 from src.strategy.domain.value_object.validation import (
     require_aware,
     require_enum,
@@ -40,8 +39,6 @@ from src.strategy.domain.value_object.validation import (
     require_positive,
     require_text,
 )
-
-ENGINE_GAMMA_SCALPING = "gamma_scalping"
 
 
 class HedgeTradeLedger:
@@ -119,34 +116,22 @@ class HedgeTradeLedger:
         return ledger
 
 
-class GammaScalpingEngine:
+class GammaScalpingEngine(HedgingCore):
     STATE_VERSION = 1
 
     def __init__(self, settings: HedgingConfig) -> None:
-        if not isinstance(settings, HedgingConfig):
-            raise TypeError(f"GammaScalpingEngine.settings must be a HedgingConfig, got {type(settings).__name__}")
-        self._settings = settings
-        self._anchor: float | None = None
-        self._rebalance_count = 0
+        self._trigger = GammaScalpingTrigger()
+        super().__init__(settings, self._trigger)
         self._ledger = HedgeTradeLedger()
-        self._events: list[DomainEvent] = []
-
-    @property
-    def settings(self) -> HedgingConfig:
-        return self._settings
-
-    @property
-    def enabled(self) -> bool:
-        return self._settings.gamma_scalping_enabled
 
     @property
     def anchor_delta(self) -> float:
         """The delta the last rebalance left the book at (the target before the first one)."""
-        return self._anchor if self._anchor is not None else self._settings.target_delta
+        return self._trigger.anchor_delta(self._settings)
 
     @property
     def rebalance_count(self) -> int:
-        return self._rebalance_count
+        return self._order_count
 
     @property
     def scalping_pnl(self) -> float:
@@ -160,64 +145,14 @@ class GammaScalpingEngine:
     def ledger(self) -> HedgeTradeLedger:
         return self._ledger
 
-    def evaluate(self, *, portfolio_delta: float, hedge_symbol: str, reference_price: float, at: datetime,
-                 long_lots: int = 0, short_lots: int = 0, pending_lots: int = 0) -> OrderInstruction | None:
-        """The rebalancing order due now, or None (arguments as ``DeltaHedgingEngine.evaluate``)."""
-        owner = "GammaScalpingEngine.evaluate"
-        price, long_lots, short_lots, pending_lots = check_hedge_inputs(
-            owner, hedge_symbol, reference_price, at, long_lots, short_lots, pending_lots)
-        if not self.enabled:
-            return None
-        settings = self._settings
-        if not math.isfinite(portfolio_delta):
-            self._refuse(at, hedge_symbol, portfolio_delta,
-                         "the portfolio delta is unknown (an option's Greeks could not be computed)")
-            return None
-        effective = portfolio_delta + pending_lots
-        anchor = self.anchor_delta
-        drift = effective - anchor
-        if abs(drift) <= settings.rebalance_threshold or math.isclose(abs(drift), settings.rebalance_threshold,
-                                                                        rel_tol=1e-12, abs_tol=1e-12):
-            return None
-        self._events.append(DeltaOutsideBandEvent(
-            at, engine=ENGINE_GAMMA_SCALPING, hedge_symbol=hedge_symbol, portfolio_delta=portfolio_delta,
-            reference=anchor, tolerance=settings.rebalance_threshold))
-        wanted = whole_hedge_lots(settings.target_delta - effective)
-        lots = whole_hedge_lots(settings.target_delta - effective, settings.max_hedge_lots)
-        if lots == 0:
-            self._anchor = effective
-            self._refuse(at, hedge_symbol, portfolio_delta,
-                         f"drift {drift:+.4g} since the last rebalance, but the delta {effective:+.4g} is already "
-                         f"within half a lot of the target {settings.target_delta:+.4g}; re-anchored there")
-            return None
-        reason = (f"gamma scalping: delta {portfolio_delta:+.4g} lots drifted {drift:+.4g} from {anchor:+.4g}, "
-                  f"beyond {settings.rebalance_threshold:g}")
-        if lots != wanted:
-            reason += f"; {wanted:+d} lots needed, capped at max_hedge_lots {settings.max_hedge_lots}"
-        instruction = hedge_instruction(hedge_symbol, lots, price, long_lots, short_lots, reason)
-        self._anchor = effective + lots
-        self._rebalance_count += 1
-        self._events.append(HedgeOrderEvent(
-            at, engine=ENGINE_GAMMA_SCALPING, vt_symbol=hedge_symbol, lots=lots, offset=instruction.offset.value,
-            portfolio_delta=portfolio_delta, expected_delta=effective + lots, reason=reason))
-        return instruction
-
     def record_fill(self, vt_tradeid: str, vt_symbol: str, direction: Direction, volume: int, price: float,
                     multiplier: float, at: datetime) -> float | None:
         """Books one fill of a hedge order; returns the PnL it realized (None for a repeated vt_tradeid)."""
         require_aware("GammaScalpingEngine.record_fill", "at", at)
         return self._ledger.record(vt_tradeid, vt_symbol, direction, volume, price, multiplier)
 
-    def _refuse(self, at: datetime, hedge_symbol: str, portfolio_delta: float, reason: str) -> None:
-        self._events.append(HedgeRefusedEvent(at, engine=ENGINE_GAMMA_SCALPING, hedge_symbol=hedge_symbol,
-                                              portfolio_delta=portfolio_delta, reason=reason))
-
-    def pop_events(self) -> list[DomainEvent]:
-        events, self._events = self._events, []
-        return events
-
     def to_dict(self) -> dict:
-        return {"version": self.STATE_VERSION, "anchor": self._anchor, "rebalance_count": self._rebalance_count,
+        return {"version": self.STATE_VERSION, "anchor": self._trigger.anchor, "rebalance_count": self._order_count,
                 "ledger": self._ledger.to_dict()}
 
     @classmethod
@@ -227,7 +162,7 @@ class GammaScalpingEngine:
             raise ValueError(f"GammaScalpingEngine state version {version!r} is not {cls.STATE_VERSION}; "
                              f"migrate it first")
         engine = cls(settings)
-        engine._anchor = None if data["anchor"] is None else float(data["anchor"])
-        engine._rebalance_count = int(data["rebalance_count"])
+        engine._trigger.anchor = None if data["anchor"] is None else float(data["anchor"])
+        engine._order_count = int(data["rebalance_count"])
         engine._ledger = HedgeTradeLedger.from_dict(data["ledger"])
         return engine

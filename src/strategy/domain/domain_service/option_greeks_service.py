@@ -21,7 +21,7 @@ from src.strategy.domain.domain_service.greeks_calculator import GreeksCalculato
 from src.strategy.domain.value_object.greeks import GreeksResult
 from src.strategy.domain.value_object.option_contract import OptionContract, OptionType
 from src.strategy.domain.value_object.trading_calendar import act365_year_fraction
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 OPTION_EXPIRY_TIME = time(15, 0)
 SHORTEST_YEAR_FRACTION = 1e-6

@@ -440,8 +440,8 @@ class SmartOrderExecutor:
     def on_order_update(self, vt_orderid: str, status: OrderStatus, traded: int, at: datetime) -> bool:
         """Applies an order status report; returns False for an order this executor did not send.
 
-        Reports may arrive out of order: once an order is final its status stays,
-        and ``traded`` only ever grows.
+        Reports may arrive out of order: a status moves only as ``ORDER_STATUS_TRANSITIONS``
+        allows (a final status stays), and ``traded`` only ever grows.
         """
         owner = "SmartOrderExecutor.on_order_update"
         require_enum(owner, "status", status, OrderStatus)
@@ -452,7 +452,7 @@ class SmartOrderExecutor:
             return False
         execution, _, child = found
         child.reported_traded = max(child.reported_traded, traded)
-        if child.is_active and not (status is OrderStatus.SUBMITTING and child.status is not OrderStatus.SUBMITTING):
+        if child.status.can_move_to(status):
             child.status = status
         execution.updated_at = max(execution.updated_at, at)
         self._after_fill_or_status(execution, at)
@@ -545,7 +545,7 @@ class SmartOrderExecutor:
             instruction = execution.instruction
             self._events.append(OrderOverfilledEvent(
                 at, order_id=execution.execution_id, vt_symbol=instruction.vt_symbol,
-                direction=instruction.direction.value, offset=instruction.offset.value, volume=volume,
+                direction=instruction.direction, offset=instruction.offset, volume=volume,
                 filled=execution.filled, excess=excess))
         self._settle(execution, at)
 

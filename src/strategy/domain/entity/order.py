@@ -59,9 +59,9 @@ class Order:
     def apply_update(self, status: OrderStatus, traded: int, at: datetime) -> bool:
         """Applies a status report; returns False for a stale one, which is ignored.
 
-        Gateways may deliver reports out of order, so a report for a finished
-        order, one with fewer traded lots than already known, or SUBMITTING
-        after the exchange acknowledged the order, is stale.
+        Gateways may deliver reports out of order, so a report the status table
+        (``ORDER_STATUS_TRANSITIONS``) does not allow, or one with fewer traded
+        lots than already known, is stale.
         """
         owner = f"Order({self.vt_orderid!r}).apply_update"
         require_enum(owner, "status", status, OrderStatus)
@@ -69,9 +69,7 @@ class Order:
         require_aware(owner, "at", at)
         if traded > self.volume:
             raise ValueError(f"{owner}: traded {traded} exceeds volume {self.volume}")
-        if not self.is_active or traded < self.traded:
-            return False
-        if status is OrderStatus.SUBMITTING and self.status is not OrderStatus.SUBMITTING:
+        if traded < self.traded or not self.status.can_move_to(status):
             return False
         self.status, self.traded, self.updated_at = status, traded, at
         return True

@@ -4,26 +4,41 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from types import MappingProxyType
 
-from src.strategy.domain.event.base import DomainEvent
+from src.strategy.domain.event.base import DomainEvent, coerce_enum
 from src.strategy.domain.value_object.signal_type import CloseReason, SignalType
 
-STAGE_SIGNAL = "signal"
-STAGE_OPTION_SELECTION = "option_selection"
-STAGE_SIZING = "sizing"
-STAGE_RISK = "risk"
-STAGE_EXECUTION = "execution"
+
+class DecisionStage(StrEnum):
+    """Where a decision was refused; string-valued, so ``DecisionStage.RISK == "risk"``."""
+
+    SIGNAL = "signal"
+    OPTION_SELECTION = "option_selection"
+    SIZING = "sizing"
+    RISK = "risk"
+    EXECUTION = "execution"
+
+
+STAGE_SIGNAL = DecisionStage.SIGNAL
+STAGE_OPTION_SELECTION = DecisionStage.OPTION_SELECTION
+STAGE_SIZING = DecisionStage.SIZING
+STAGE_RISK = DecisionStage.RISK
+STAGE_EXECUTION = DecisionStage.EXECUTION
 
 
 @dataclass(frozen=True)
 class DecisionRefusedEvent(DomainEvent):
     """A decision that was not carried out: ``stage`` says where, ``reason`` why."""
 
-    stage: str
+    stage: DecisionStage
     vt_symbol: str | None
     reason: str
     product: str | None = None
+
+    def __post_init__(self) -> None:
+        coerce_enum(self, "stage", DecisionStage)
 
 
 @dataclass(frozen=True)

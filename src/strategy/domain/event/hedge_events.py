@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from src.strategy.domain.event.base import DomainEvent
+from src.strategy.domain.event.base import DomainEvent, coerce_enum
+from src.strategy.domain.value_object.market import Offset
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,13 @@ class HedgeOrderEvent(DomainEvent):
     engine: str
     vt_symbol: str
     lots: int
-    offset: str
+    offset: Offset           # a str-valued enum: equals and serializes as "OPEN" / "CLOSE"
     portfolio_delta: float
     expected_delta: float
     reason: str
+
+    def __post_init__(self) -> None:
+        coerce_enum(self, "offset", Offset)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,16 @@
-"""Orders that did not complete as planned."""
+"""Orders that did not complete as planned.
+
+``direction``, ``offset``, ``kind`` and ``status`` are string-valued enums
+(``StrEnum``): they equal, format as and serialize to the same text as the
+strings these fields held before. A string is accepted and converted.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from src.strategy.domain.event.base import DomainEvent
+from src.strategy.domain.event.base import DomainEvent, coerce_enum
+from src.strategy.domain.value_object.advanced_order import AdvancedOrderKind, AdvancedOrderStatus
+from src.strategy.domain.value_object.market import Direction, Offset
 
 
 @dataclass(frozen=True)
@@ -36,11 +43,15 @@ class OrderOverfilledEvent(DomainEvent):
 
     order_id: str
     vt_symbol: str
-    direction: str
-    offset: str
+    direction: Direction
+    offset: Offset
     volume: int
     filled: int
     excess: int
+
+    def __post_init__(self) -> None:
+        coerce_enum(self, "direction", Direction)
+        coerce_enum(self, "offset", Offset)
 
 
 @dataclass(frozen=True)
@@ -48,9 +59,13 @@ class AdvancedOrderFinishedEvent(DomainEvent):
     """An iceberg or TWAP order ended: ``status`` COMPLETED, CANCELLED or INCOMPLETE, ``reason`` why."""
 
     order_id: str
-    kind: str
+    kind: AdvancedOrderKind
     vt_symbol: str
     volume: int
     filled: int
-    status: str
+    status: AdvancedOrderStatus
     reason: str
+
+    def __post_init__(self) -> None:
+        coerce_enum(self, "kind", AdvancedOrderKind)
+        coerce_enum(self, "status", AdvancedOrderStatus)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from src.strategy.domain.value_object.order_instruction import OrderInstruction
 from src.strategy.domain.value_object.order_instruction_codec import (
@@ -27,9 +27,21 @@ from src.strategy.domain.value_object.validation import (
 )
 
 
-class AdvancedOrderKind(Enum):
+class AdvancedOrderKind(StrEnum):
     ICEBERG = "ICEBERG"
     TWAP = "TWAP"
+
+
+class AdvancedOrderStatus(StrEnum):
+    WORKING = "WORKING"
+    CANCELLING = "CANCELLING"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    INCOMPLETE = "INCOMPLETE"
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (AdvancedOrderStatus.COMPLETED, AdvancedOrderStatus.CANCELLED, AdvancedOrderStatus.INCOMPLETE)
 
 
 @dataclass(frozen=True)

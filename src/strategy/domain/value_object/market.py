@@ -2,13 +2,14 @@
 
 ``Direction`` and ``Offset`` follow vnpy's meaning, so the entry layer maps them
 one to one: a trade that closes a short position has direction LONG and offset
-CLOSE.
+CLOSE. Both are string-valued (``StrEnum``): a member equals its value
+(``Offset.OPEN == "OPEN"``), formats as it and is written to JSON as it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from src.strategy.domain.value_object.option_contract import OptionContract
 from src.strategy.domain.value_object.validation import (
@@ -19,7 +20,7 @@ from src.strategy.domain.value_object.validation import (
 )
 
 
-class Direction(Enum):
+class Direction(StrEnum):
     LONG = "LONG"
     SHORT = "SHORT"
 
@@ -32,7 +33,7 @@ class Direction(Enum):
         return Direction.SHORT if self is Direction.LONG else Direction.LONG
 
 
-class Offset(Enum):
+class Offset(StrEnum):
     OPEN = "OPEN"
     CLOSE = "CLOSE"
 

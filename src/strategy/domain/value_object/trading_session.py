@@ -45,13 +45,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-EXCHANGE_TIMEZONE = ZoneInfo("Asia/Shanghai")
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 MINUTES_PER_DAY = 24 * 60
-# The CFFEX index day (09:30-11:30, 13:00-15:00): how warm-up periods turn bars into trading days.
-TRADING_MINUTES_PER_DAY = 240
 
 # Prints stamped at or after this time belong to the next trading day's night
 # session; every day session and its closing grace minute ends well before it.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from src.strategy.domain.interface.clock import IClock
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 
 class VnpyClock(IClock):

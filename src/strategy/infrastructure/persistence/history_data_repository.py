@@ -22,10 +22,11 @@ from vnpy.trader.constant import Exchange, Interval
 from vnpy.trader.database import BaseDatabase
 from vnpy.trader.object import BarData
 
-from src.strategy.domain.value_object.trading_session import EXCHANGE_TIMEZONE, trading_day_of
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE, TRADING_MINUTES_PER_DAY
+from src.strategy.domain.value_object.trading_session import trading_day_of
 
 # The shortest trading day (index futures and options: 4 hours) gives the widest first guess.
-MIN_TRADING_MINUTES_PER_DAY = 240
+MIN_TRADING_MINUTES_PER_DAY = TRADING_MINUTES_PER_DAY
 DEFAULT_MAX_CALENDAR_DAYS = 3660
 
 

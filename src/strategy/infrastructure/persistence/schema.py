@@ -30,14 +30,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
-from src.strategy.infrastructure.vnpy_home import EXCHANGE_TIMEZONE
+from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
-STORAGE_TIMEZONE = ZoneInfo(EXCHANGE_TIMEZONE)
+STORAGE_TIMEZONE = EXCHANGE_TIMEZONE
 
 STATE_TABLE = "strategy_state"
 SNAPSHOT_TABLE = "monitor_signal_snapshot"

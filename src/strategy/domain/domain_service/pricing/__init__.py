@@ -1,0 +1,1 @@
+"""Numerics behind ``GreeksCalculator``: input handling, European kernels, implied volatility, American options."""
