@@ -17,7 +17,8 @@ from src.strategy.infrastructure.persistence.schema import EVENT_TABLE, MIGRATIO
 
 MYSQL_SKIP_REASON = ("TEST_MYSQL_HOST is not set: run the tests with scripts/test.sh, which starts a throwaway "
                      "MariaDB (apt-get install mariadb-server), or export TEST_MYSQL_* for a server of your own")
-OUR_TABLES = (STATE_TABLE, SNAPSHOT_TABLE, EVENT_TABLE, MIGRATIONS_TABLE)
+OUR_TABLES = (STATE_TABLE, SNAPSHOT_TABLE, EVENT_TABLE, MIGRATIONS_TABLE, "option_market_statistic",
+              "option_market_statistic_checkpoint")
 VNPY_TABLES = ("dbbardata", "dbtickdata", "dbbaroverview", "dbtickoverview")
 MARIADB_LIBRARY = PROJECT_ROOT / "scripts" / "lib" / "mariadb.sh"
 

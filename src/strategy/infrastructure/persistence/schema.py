@@ -1,4 +1,5 @@
-"""Our tables (strategy_state, monitor_signal_snapshot, strategy_event) and their migrations.
+"""Our tables (strategy_state, monitor_signal_snapshot, strategy_event, and since migration 3
+option_market_statistic with its checkpoints) and their migrations.
 
 The model classes are built per database (``bind_tables``), so an SQLite and a
 MySQL connection can live side by side in one process without rebinding shared
@@ -173,10 +174,18 @@ def _add_state_payload_size(database: peewee.Database) -> None:
     database.execute_sql(f"UPDATE {STATE_TABLE} SET payload_size = LENGTH(payload) WHERE payload_size IS NULL")
 
 
+def _create_option_market_statistic_tables(database: peewee.Database) -> None:
+    from src.strategy.infrastructure.persistence.option_market_statistics import create_statistic_tables
+
+    create_statistic_tables(database)
+
+
 BASELINE_VERSION = 1
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "strategy_state.payload_size: list snapshot sizes without reading payloads",
               _add_state_payload_size),
+    Migration(3, "option_market_statistic and its backfill checkpoints (Futu statistics, Cboe history)",
+              _create_option_market_statistic_tables),
 )
 LATEST_VERSION = max([BASELINE_VERSION, *(migration.version for migration in MIGRATIONS)])
 

@@ -61,6 +61,7 @@ class Knobs:
     drop_on_continuation_page: int | None = None  # drop the connection half-way through the Nth later page (once)
     fail_first_pages: int = 0                   # answer the next N first pages with RetType_Failed
     corrupt_next_page: tuple[str, ...] = ()     # corruptions applied to the next page served (once)
+    reply_delay_seconds: float = 0.0            # wait before each 3301 reply (a slow server)
 
 
 @dataclass
@@ -172,6 +173,8 @@ class LocalOpenD:
                 reply = self._answer(proto_id, body, conn_id)
                 if reply is None:
                     continue
+                if proto_id == PROTO_OPTION_MARKET_STATISTIC and self.knobs.reply_delay_seconds > 0:
+                    await asyncio.sleep(self.knobs.reply_delay_seconds)
                 if isinstance(reply, HalfFrame):
                     full = frame(proto_id, serial_no, reply.body)
                     writer.write(full[: len(full) // 2])
@@ -286,8 +289,8 @@ class LocalOpenD:
                 item.ratio = point.put_value / point.call_value
         if offset + self.page_size < len(points):
             response.s2c.nextPageKey = json.dumps({**query, "o": offset + self.page_size}).encode()
-        for corruption in corruptions:
-            corrupt(response.s2c.statisticList, corruption)
+        for position, corruption in enumerate(corruptions):  # each on its own row
+            corrupt(response.s2c.statisticList, corruption, 2 * position)
         with self._lock:
             self.stats.rows_served += len(response.s2c.statisticList)
         if not first_page and drop_mid_page:
@@ -320,19 +323,19 @@ def failure(response, message: str, err_code: int) -> bytes:
     return response.SerializeToString()
 
 
-def corrupt(items, kind: str) -> None:
-    """Damages the page's rows the way a faulty upstream could."""
+def corrupt(items, kind: str, index: int = 0) -> None:
+    """Damages row ``index`` of the page the way a faulty upstream could."""
     if kind not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {kind!r}")
-    if not items:
+    if len(items) <= index + 1:
         return
-    first = items[0]
+    first = items[index]
     if kind == "total":
         first.totalValue += 1000
     elif kind == "ratio":
         first.ratio = (first.ratio if first.HasField("ratio") else 1.0) * 1.5 + 0.1
-    elif kind == "duplicate" and len(items) > 1:
-        items[1].CopyFrom(first)
+    elif kind == "duplicate":
+        items[index + 1].CopyFrom(first)
     elif kind == "negative":
         first.putValue = -abs(first.putValue) - 1
         first.totalValue = first.callValue + first.putValue
