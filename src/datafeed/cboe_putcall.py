@@ -72,3 +72,29 @@ def read_cboe_putcall(path: Path) -> CboePutCallFile:
     if not header_seen:
         raise ValueError(f"{path}: no header line starting with DATE")
     return CboePutCallFile(market, tuple(rows[day] for day in sorted(rows)), dict(rejected))
+
+
+@dataclass(frozen=True)
+class CboeImport:
+    path: Path
+    market: str
+    stored: int
+    first: date | None
+    last: date | None
+    rejected: dict[str, int]
+
+
+def import_cboe_putcall(repository, paths) -> list[CboeImport]:
+    """Stores each file's days as ``<market> VOLUME`` rows (source ``cboe``) through ``repository``
+    (an OptionMarketStatisticRepository), replacing days already stored."""
+    from src.strategy.infrastructure.persistence.option_market_statistics import StoredStatistic
+
+    results = []
+    for path in paths:
+        parsed = read_cboe_putcall(Path(path))
+        rows = [StoredStatistic(parsed.market, "VOLUME", r.trade_date, r.call_value, r.put_value,
+                                r.call_value + r.put_value, r.ratio, "cboe") for r in parsed.rows]
+        stored = repository.upsert(rows)
+        results.append(CboeImport(Path(path), parsed.market, stored, rows[0].trade_date if rows else None,
+                                  rows[-1].trade_date if rows else None, parsed.rejected))
+    return results
