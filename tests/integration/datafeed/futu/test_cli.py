@@ -154,3 +154,12 @@ def test_no_opend_is_one_line_exit_1_within_the_connect_timeout(tmp_path):
     assert result.returncode == 1 and time.monotonic() - started < 30
     assert f"cannot connect to Futu OpenD at 127.0.0.1:{port} within 3 s" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [("FUTU_PORT", "eleven", "FUTU_PORT: expected a port number"),
+                                                       ("FUTU_CONNECT_TIMEOUT", "-1", "FUTU_CONNECT_TIMEOUT: must be"),
+                                                       ("FUTU_RSA_KEY_FILE", "/no/such/key.pem", "no such file")])
+def test_bad_futu_settings_in_the_environment_are_one_line_and_exit_code_2(key, value, message, tmp_path):
+    env = {**environment(DatabaseLocation.sqlite(tmp_path / "bars.db"), free_port()), key: value}
+    result = run(["stats", "update", "--market", "HK_INDEX"], env)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
