@@ -97,14 +97,14 @@ def test_a_server_that_never_answers_is_one_hard_failure_naming_the_call(local_o
 
 
 def test_the_governor_keeps_a_tight_server_limit_free_of_limit_errors(futu_series, repository):
-    with LocalOpenD(futu_series, page_size=250, rate_limit=6, rate_window_seconds=1.0) as opend, \
+    with LocalOpenD(futu_series, page_size=250, rate_limit=8, rate_window_seconds=1.0) as opend, \
             client_for(opend) as client:
-        governor = RateGovernor(limit=6, window_seconds=1.0, margin=1)
+        governor = RateGovernor(limit=8, window_seconds=1.0, margin=3)
         report = StatisticsBackfill(client, repository, governor, sleep=no_sleep, progress=False).backfill(
             ("US_SECURITY", "HK_INDEX"), TYPES, date(2014, 1, 1), END)
     assert report.first_pages == 20 and governor.waits > 0 and governor.peak_in_window == 5
     # the server sees our sends a little later than we made them: the margin absorbs that
-    assert opend.stats.limit_errors == 0 and opend.first_pages_in_any_window() <= 6
+    assert opend.stats.limit_errors == 0 and opend.first_pages_in_any_window() <= 8
 
 
 def test_without_the_governor_the_same_backfill_meets_the_limit_and_backs_off(futu_series, repository):
