@@ -119,9 +119,12 @@ def _fetch(args, repository: OptionMarketStatisticRepository, now: datetime) -> 
     if not 0 <= args.margin < 60:
         raise UserInputError(f"--margin must be 0-59, got {args.margin}")
     settings = futu_settings_from_environment()
+    try:
+        ends = {market: getattr(args, "end", None) or last_published_day(market, now) for market in args.market}
+    except ValueError as error:  # now outside the trading calendar
+        raise UserInputError(str(error)) from None
     if args.command == "backfill":
-        for market in args.market:
-            end = args.end or last_published_day(market, now)
+        for market, end in ends.items():
             if end < args.start:
                 raise UserInputError(f"--end {end} is before --start {args.start} for {market}")
     report = BackfillReport()
@@ -130,8 +133,7 @@ def _fetch(args, repository: OptionMarketStatisticRepository, now: datetime) -> 
                                      max_attempts=args.max_attempts)
         try:
             if args.command == "backfill":
-                for market in args.market:
-                    end = args.end or last_published_day(market, now)
+                for market, end in ends.items():
                     service.backfill([market], args.data_types, args.start, end, report)
             else:
                 start_if_empty = args.start_if_empty or (now.date() - timedelta(days=365))
