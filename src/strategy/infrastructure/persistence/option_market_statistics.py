@@ -1,6 +1,6 @@
 """Daily option market statistics (call/put/total per market and data type) and backfill checkpoints.
 
-Two tables of the configured database, created by migration 3 of ``schema.py``:
+Two tables of the configured database, defined in ``schema.py`` and created by its migration 3:
 
 - ``option_market_statistic``: one row per (market, data_type, trade_date), upserted, so fetching
   a day again replaces it and never duplicates it. ``market`` is a free key: Futu's ``US_SECURITY``,
@@ -24,13 +24,14 @@ from src.strategy.infrastructure.persistence.database_connection import (
     connection_error,
     open_database,
 )
-from src.strategy.infrastructure.persistence.schema import MicrosecondDateTimeField, ensure_schema, storage_time
+from src.strategy.infrastructure.persistence.schema import (
+    DATA_TYPE_LENGTH,
+    MARKET_LENGTH,
+    bind_statistic_tables,
+    ensure_schema,
+    storage_time,
+)
 
-STATISTIC_TABLE = "option_market_statistic"
-CHECKPOINT_TABLE = "option_market_statistic_checkpoint"
-MARKET_LENGTH = 32
-DATA_TYPE_LENGTH = 16
-SOURCE_LENGTH = 16
 UPSERT_BATCH = 200
 
 
@@ -61,64 +62,6 @@ class Checkpoint:
     window_start: date
     window_end: date
     rows: int
-
-
-@dataclass(frozen=True)
-class StatisticTables:
-    statistic: type[peewee.Model]
-    checkpoint: type[peewee.Model]
-
-    @property
-    def all(self) -> list[type[peewee.Model]]:
-        return [self.statistic, self.checkpoint]
-
-
-def bind_statistic_tables(database: peewee.Database) -> StatisticTables:
-    mysql_options = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4"] if isinstance(database, peewee.MySQLDatabase) \
-        else []
-
-    class Base(peewee.Model):
-        class Meta:
-            legacy_table_names = False
-            table_settings = mysql_options
-
-    Base._meta.database = database
-
-    class OptionMarketStatistic(Base):
-        id = peewee.BigAutoField()
-        market = peewee.CharField(max_length=MARKET_LENGTH)
-        data_type = peewee.CharField(max_length=DATA_TYPE_LENGTH)
-        trade_date = peewee.DateField()
-        call_value = peewee.BigIntegerField()
-        put_value = peewee.BigIntegerField()
-        total_value = peewee.BigIntegerField()
-        ratio = peewee.DoubleField(null=True)  # put / call; NULL when call is 0
-        source = peewee.CharField(max_length=SOURCE_LENGTH)
-        fetched_at = MicrosecondDateTimeField()
-
-        class Meta:
-            table_name = STATISTIC_TABLE
-            indexes = ((("market", "data_type", "trade_date"), True),)
-
-    class OptionMarketStatisticCheckpoint(Base):
-        id = peewee.BigAutoField()
-        market = peewee.CharField(max_length=MARKET_LENGTH)
-        data_type = peewee.CharField(max_length=DATA_TYPE_LENGTH)
-        window_start = peewee.DateField()
-        window_end = peewee.DateField()
-        row_count = peewee.IntegerField()
-        completed_at = MicrosecondDateTimeField()
-
-        class Meta:
-            table_name = CHECKPOINT_TABLE
-            indexes = ((("market", "data_type", "window_start", "window_end"), True),)
-
-    return StatisticTables(OptionMarketStatistic, OptionMarketStatisticCheckpoint)
-
-
-def create_statistic_tables(database: peewee.Database) -> None:
-    """Migration 3: the two tables, if missing."""
-    database.create_tables(bind_statistic_tables(database).all, safe=True)
 
 
 def _as_date(value) -> date:

@@ -145,6 +145,66 @@ def bind_tables(database: peewee.Database) -> Tables:
     return Tables(StrategyState, MonitorSignalSnapshot, StrategyEvent, SchemaMigrationRecord)
 
 
+STATISTIC_TABLE = "option_market_statistic"
+CHECKPOINT_TABLE = "option_market_statistic_checkpoint"
+MARKET_LENGTH = 32
+DATA_TYPE_LENGTH = 16
+SOURCE_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class StatisticTables:
+    statistic: type[peewee.Model]
+    checkpoint: type[peewee.Model]
+
+    @property
+    def all(self) -> list[type[peewee.Model]]:
+        return [self.statistic, self.checkpoint]
+
+
+def bind_statistic_tables(database: peewee.Database) -> StatisticTables:
+    mysql_options = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4"] if isinstance(database, peewee.MySQLDatabase) \
+        else []
+
+    class Base(peewee.Model):
+        class Meta:
+            legacy_table_names = False
+            table_settings = mysql_options
+
+    Base._meta.database = database
+
+    class OptionMarketStatistic(Base):
+        id = peewee.BigAutoField()
+        market = peewee.CharField(max_length=MARKET_LENGTH)
+        data_type = peewee.CharField(max_length=DATA_TYPE_LENGTH)
+        trade_date = peewee.DateField()
+        call_value = peewee.BigIntegerField()
+        put_value = peewee.BigIntegerField()
+        total_value = peewee.BigIntegerField()
+        ratio = peewee.DoubleField(null=True)  # put / call; NULL when call is 0
+        source = peewee.CharField(max_length=SOURCE_LENGTH)
+        fetched_at = MicrosecondDateTimeField()
+
+        class Meta:
+            table_name = STATISTIC_TABLE
+            indexes = ((("market", "data_type", "trade_date"), True),)
+
+    class OptionMarketStatisticCheckpoint(Base):
+        id = peewee.BigAutoField()
+        market = peewee.CharField(max_length=MARKET_LENGTH)
+        data_type = peewee.CharField(max_length=DATA_TYPE_LENGTH)
+        window_start = peewee.DateField()
+        window_end = peewee.DateField()
+        row_count = peewee.IntegerField()
+        completed_at = MicrosecondDateTimeField()
+
+        class Meta:
+            table_name = CHECKPOINT_TABLE
+            indexes = ((("market", "data_type", "window_start", "window_end"), True),)
+
+    return StatisticTables(OptionMarketStatistic, OptionMarketStatisticCheckpoint)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -175,9 +235,7 @@ def _add_state_payload_size(database: peewee.Database) -> None:
 
 
 def _create_option_market_statistic_tables(database: peewee.Database) -> None:
-    from src.strategy.infrastructure.persistence.option_market_statistics import create_statistic_tables
-
-    create_statistic_tables(database)
+    database.create_tables(bind_statistic_tables(database).all, safe=True)
 
 
 BASELINE_VERSION = 1
