@@ -81,9 +81,9 @@ class FutuStatisticsClient:
         settings = self.settings
         SysConfig.set_all_thread_daemon(True)
         futu_logger.console_level = logging.WARNING
-        if settings.rsa_key_file is not None:
-            SysConfig.enable_proto_encrypt(True)
-            SysConfig.set_init_rsa_file(str(settings.rsa_key_file))
+        # futu keeps encryption in process-wide settings: set them for this context, on or off
+        SysConfig.enable_proto_encrypt(settings.rsa_key_file is not None)
+        SysConfig.set_init_rsa_file(str(settings.rsa_key_file) if settings.rsa_key_file is not None else "")
         context = OpenQuoteContext(host=settings.host, port=settings.port,
                                    is_encrypt=settings.rsa_key_file is not None, is_async_connect=True)
         self._context = context

@@ -7,8 +7,10 @@ OpenD's. Served: ``InitConnect`` (1001), ``KeepAlive`` (1004) and ``Qot_GetOptio
 (3301) with descending pages, ``nextPageKey`` and the "60 first pages per 30 s" limit.
 
 Fault knobs (``LocalOpenD.knobs``, set between calls): a silent server (requests read, never answered),
-a connection dropped half-way through a page, failures on first pages, and corrupted rows in the next
-page. Encryption (RSA InitConnect) is not served: the client's default is off.
+a connection dropped half-way through a page, failures on first pages, corrupted rows in the next
+page and slow replies. With ``rsa_key_pem`` the server speaks OpenD's encrypted protocol: InitConnect
+RSA-encrypted both ways (PKCS#1 v1.5, 100-byte plaintext chunks, the key both sides hold), then every
+body AES-CBC with the connection's key and IV (PKCS#7 padding); the SHA1 is of the plaintext.
 
 The server runs its own event loop on a daemon thread, so synchronous tests drive the synchronous
 client against it; every wait on that loop has a timeout.
@@ -27,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from Crypto.Cipher import AES, PKCS1_v1_5
+from Crypto.PublicKey import RSA
 from futu.common.pb import Common_pb2, InitConnect_pb2, KeepAlive_pb2, Qot_GetOptionMarketStatistic_pb2
 
 HEADER_FORMAT = "<1s1sI2B2I20s8s"
@@ -82,9 +86,52 @@ class ServerStats:
     first_page_times: list[float] = field(default_factory=list)
 
 
-def frame(proto_id: int, serial_no: int, body: bytes) -> bytes:
-    return struct.pack(HEADER_FORMAT, b"F", b"T", proto_id, 0, 0, serial_no, len(body),
-                       hashlib.sha1(body).digest(), b"\x00" * 8) + body
+def frame(proto_id: int, serial_no: int, body: bytes, wire_body: bytes | None = None) -> bytes:
+    """Header and body; ``wire_body`` is the encrypted body when encrypted (the SHA1 is of ``body``)."""
+    wire = body if wire_body is None else wire_body
+    return struct.pack(HEADER_FORMAT, b"F", b"T", proto_id, 0, 0, serial_no, len(wire),
+                       hashlib.sha1(body).digest(), b"\x00" * 8) + wire
+
+
+AES_KEY = "0123456789abcdef"
+AES_IV = "fedcba9876543210"
+
+
+def _pkcs7(data: bytes) -> bytes:
+    pad = 16 - len(data) % 16
+    return data + bytes([pad]) * pad
+
+
+class _Crypto:
+    """OpenD's encryption: RSA for InitConnect, then AES-CBC per message."""
+
+    def __init__(self, key_pem: bytes) -> None:
+        self._rsa = PKCS1_v1_5.new(RSA.import_key(key_pem))
+        self._block = RSA.import_key(key_pem).size_in_bytes()
+
+    def rsa_decrypt(self, data: bytes) -> bytes:
+        sentinel = object()
+        plain = b""
+        for start in range(0, len(data), self._block):
+            part = self._rsa.decrypt(data[start:start + self._block], sentinel)
+            if part is sentinel:
+                raise ValueError("RSA decryption failed")
+            plain += part
+        return plain
+
+    def rsa_encrypt(self, data: bytes) -> bytes:
+        return b"".join(self._rsa.encrypt(data[start:start + 100]) for start in range(0, len(data), 100))
+
+    @staticmethod
+    def aes_decrypt(data: bytes) -> bytes:
+        plain = AES.new(AES_KEY.encode(), AES.MODE_CBC, iv=AES_IV.encode()).decrypt(data)
+        if not plain or not 1 <= plain[-1] <= 16:
+            raise ValueError("bad AES padding")
+        return plain[: -plain[-1]]
+
+    @staticmethod
+    def aes_encrypt(data: bytes) -> bytes:
+        return AES.new(AES_KEY.encode(), AES.MODE_CBC, iv=AES_IV.encode()).encrypt(_pkcs7(data))
 
 
 class LocalOpenD:
@@ -92,7 +139,8 @@ class LocalOpenD:
 
     def __init__(self, series: dict[tuple[int, int], list[StatisticPoint]], *, page_size: int = 100,
                  rate_limit: int = 60, rate_window_seconds: float = 30.0, keep_alive_interval: int = 10,
-                 max_span_days: int | None = 366, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_span_days: int | None = 366, clock: Callable[[], float] = time.monotonic,
+                 rsa_key_pem: bytes | None = None) -> None:
         self.series = {key: sorted(points, key=lambda p: p.trade_date, reverse=True)
                        for key, points in series.items()}
         self.page_size = page_size
@@ -101,6 +149,7 @@ class LocalOpenD:
         self.keep_alive_interval = keep_alive_interval
         self.max_span_days = max_span_days
         self.clock = clock
+        self._crypto = _Crypto(rsa_key_pem) if rsa_key_pem else None
         self.knobs = Knobs()
         self.stats = ServerStats()
         self.port = 0
@@ -160,12 +209,18 @@ class LocalOpenD:
             self.stats.connections += 1
             self._next_conn_id += 1
             conn_id = self._next_conn_id
+        crypto = self._crypto
         try:
             while True:
                 header = await reader.readexactly(HEADER_SIZE)
                 _f, _t, proto_id, proto_fmt, _ver, serial_no, body_len, sha, _reserved = \
                     struct.unpack(HEADER_FORMAT, header)
                 body = await reader.readexactly(body_len)
+                try:
+                    if crypto is not None:
+                        body = crypto.rsa_decrypt(body) if proto_id == PROTO_INIT_CONNECT else crypto.aes_decrypt(body)
+                except ValueError:
+                    body = b"undecipherable"
                 if (_f, _t) != (b"F", b"T") or proto_fmt != 0 or hashlib.sha1(body).digest() != sha:
                     with self._lock:
                         self.stats.bad_checksums += 1
@@ -175,12 +230,16 @@ class LocalOpenD:
                     continue
                 if proto_id == PROTO_OPTION_MARKET_STATISTIC and self.knobs.reply_delay_seconds > 0:
                     await asyncio.sleep(self.knobs.reply_delay_seconds)
+                plain = reply.body if isinstance(reply, HalfFrame) else reply
+                sealed = None
+                if crypto is not None:
+                    sealed = crypto.rsa_encrypt(plain) if proto_id == PROTO_INIT_CONNECT else crypto.aes_encrypt(plain)
+                data = frame(proto_id, serial_no, plain, sealed)
                 if isinstance(reply, HalfFrame):
-                    full = frame(proto_id, serial_no, reply.body)
-                    writer.write(full[: len(full) // 2])
+                    writer.write(data[: len(data) // 2])
                     await writer.drain()
                     return
-                writer.write(frame(proto_id, serial_no, reply))
+                writer.write(data)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             return
@@ -195,8 +254,10 @@ class LocalOpenD:
             response.s2c.serverVer = 1011
             response.s2c.loginUserID = 4242
             response.s2c.connID = conn_id
-            response.s2c.connAESKey = "0123456789abcdef"
+            response.s2c.connAESKey = AES_KEY
             response.s2c.keepAliveInterval = self.keep_alive_interval
+            if self._crypto is not None:
+                response.s2c.aesCBCiv = AES_IV
             with self._lock:
                 self.stats.init_connects += 1
             return response.SerializeToString()

@@ -125,3 +125,33 @@ def test_no_opend_is_one_clear_error_within_the_connect_timeout_and_leaves_no_th
                                               if t is not threading.main_thread()):
         time.sleep(0.1)
     assert [t.name for t in threading.enumerate() if not t.daemon and t is not threading.main_thread()] == []
+
+
+@pytest.mark.slow
+def test_a_silent_server_times_out_after_futus_own_twelve_seconds(local_opend):
+    local_opend.knobs.silent = True
+    started = time.monotonic()
+    with FutuStatisticsClient(FutuConnectionSettings(port=local_opend.port, connect_timeout_seconds=5)) as client:
+        page = client.fetch_page("US_INDEX", "VOLUME", date(2016, 1, 1), date(2016, 12, 31), None)
+    assert not page.ok and "Timeout" in page.message and 12 <= time.monotonic() - started < 30
+
+
+def test_the_encrypted_protocol_rsa_init_connect_then_aes(futu_series, tmp_path):
+    from Crypto.PublicKey import RSA
+
+    key = RSA.generate(1024)
+    key_file = tmp_path / "opend_key.pem"
+    key_file.write_bytes(key.export_key(format="PEM", pkcs=1))
+    try:
+        with LocalOpenD(futu_series, rsa_key_pem=key_file.read_bytes()) as opend:
+            with FutuStatisticsClient(settings(opend.port, rsa_key_file=key_file)) as client:
+                pages = walk(client, "HK_INDEX", "OPEN_INTEREST", date(2018, 1, 1), date(2018, 12, 31))
+            assert sum(len(page.rows) for page in pages) == 246
+            assert opend.stats.init_connects == 1 and opend.stats.bad_checksums == 0
+        with LocalOpenD(futu_series) as plain, FutuStatisticsClient(settings(plain.port)) as client:
+            assert client.fetch_page("HK_INDEX", "VOLUME", date(2018, 1, 1), date(2018, 1, 31), None).ok
+    finally:
+        from futu import SysConfig
+
+        SysConfig.enable_proto_encrypt(False)
+        SysConfig.set_init_rsa_file("")
