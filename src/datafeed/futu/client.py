@@ -16,8 +16,8 @@ What the real client does, and what this module does about it:
   against the local OpenD): a context that is not ready when we need it is closed and a fresh one
   opened in its place;
 - it logs under ``~/.com.futunn.FutuOpenD/`` (the folder is chosen when futu is imported: point HOME
-  elsewhere before importing this module to move it) and echoes INFO lines on stdout, which we
-  silence below WARNING.
+  elsewhere before importing this module to move it) and echoes its lines on stdout, which we
+  silence (our own log says what matters; its file keeps the rest).
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class FutuStatisticsClient:
     def _connect(self) -> None:
         settings = self.settings
         SysConfig.set_all_thread_daemon(True)
-        futu_logger.console_level = logging.WARNING
+        futu_logger.console_level = logging.CRITICAL  # its own log file keeps everything; stdout is ours
         # futu keeps encryption in process-wide settings: set them for this context, on or off
         SysConfig.enable_proto_encrypt(settings.rsa_key_file is not None)
         SysConfig.set_init_rsa_file(str(settings.rsa_key_file) if settings.rsa_key_file is not None else "")
