@@ -13,11 +13,18 @@ from pathlib import Path
 
 from src.paths import PROJECT_ROOT
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation, open_database
-from src.strategy.infrastructure.persistence.schema import EVENT_TABLE, MIGRATIONS_TABLE, SNAPSHOT_TABLE, STATE_TABLE
+from src.strategy.infrastructure.persistence.schema import (
+    CHECKPOINT_TABLE,
+    EVENT_TABLE,
+    MIGRATIONS_TABLE,
+    SNAPSHOT_TABLE,
+    STATE_TABLE,
+    STATISTIC_TABLE,
+)
 
 MYSQL_SKIP_REASON = ("TEST_MYSQL_HOST is not set: run the tests with scripts/test.sh, which starts a throwaway "
                      "MariaDB (apt-get install mariadb-server), or export TEST_MYSQL_* for a server of your own")
-OUR_TABLES = (STATE_TABLE, SNAPSHOT_TABLE, EVENT_TABLE, MIGRATIONS_TABLE)
+OUR_TABLES = (STATE_TABLE, SNAPSHOT_TABLE, EVENT_TABLE, MIGRATIONS_TABLE, STATISTIC_TABLE, CHECKPOINT_TABLE)
 VNPY_TABLES = ("dbbardata", "dbtickdata", "dbbaroverview", "dbtickoverview")
 MARIADB_LIBRARY = PROJECT_ROOT / "scripts" / "lib" / "mariadb.sh"
 

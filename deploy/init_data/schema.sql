@@ -53,6 +53,32 @@ CREATE TABLE IF NOT EXISTS `strategy_event` (
     INDEX `strategy_event_strategy_name_occurred_at` (`strategy_name`, `occurred_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+CREATE TABLE IF NOT EXISTS `option_market_statistic` (   -- migration 3
+    `id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY,
+    `market` VARCHAR(32) NOT NULL,                -- US_SECURITY, US_INDEX, HK_SECURITY, HK_INDEX, CBOE_EQUITY, ...
+    `data_type` VARCHAR(16) NOT NULL,             -- VOLUME or OPEN_INTEREST
+    `trade_date` DATE NOT NULL,
+    `call_value` BIGINT NOT NULL,
+    `put_value` BIGINT NOT NULL,
+    `total_value` BIGINT NOT NULL,
+    `ratio` DOUBLE PRECISION,                     -- put / call; NULL when call is 0
+    `source` VARCHAR(16) NOT NULL,                -- futu, cboe
+    `fetched_at` DATETIME(6) NOT NULL,
+    UNIQUE INDEX `option_market_statistic_market_data_type_trade_date` (`market`, `data_type`, `trade_date`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `option_market_statistic_checkpoint` (   -- migration 3: completed backfill windows
+    `id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY,
+    `market` VARCHAR(32) NOT NULL,
+    `data_type` VARCHAR(16) NOT NULL,
+    `window_start` DATE NOT NULL,
+    `window_end` DATE NOT NULL,
+    `row_count` INTEGER NOT NULL,
+    `completed_at` DATETIME(6) NOT NULL,
+    UNIQUE INDEX `option_market_statistic_checkpoint_market_data_type_wind_490c7b9`
+        (`market`, `data_type`, `window_start`, `window_end`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE IF NOT EXISTS `schema_migrations` (
     `version` INTEGER NOT NULL PRIMARY KEY,
     `description` VARCHAR(200) NOT NULL,
@@ -60,4 +86,5 @@ CREATE TABLE IF NOT EXISTS `schema_migrations` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 INSERT IGNORE INTO `schema_migrations` (`version`, `description`, `applied_at`) VALUES
     (1, 'baseline: strategy_state, monitor_signal_snapshot, strategy_event', NOW(6)),
-    (2, 'strategy_state.payload_size: list snapshot sizes without reading payloads', NOW(6));
+    (2, 'strategy_state.payload_size: list snapshot sizes without reading payloads', NOW(6)),
+    (3, 'option_market_statistic and its backfill checkpoints (Futu statistics, Cboe history)', NOW(6));

@@ -160,6 +160,18 @@ class AdvancedOrdersConfig:
 
 
 @dataclass(frozen=True)
+class PutCallFilterConfig:
+    """Optional: withhold SELL_PUT while the market's put/call ratio percentile is above max_percentile."""
+
+    enabled: bool = False
+    market: str = "US_INDEX"
+    data_type: Literal["VOLUME", "OPEN_INTEREST"] = "VOLUME"
+    window: int = field(default=252, metadata=bounded(ge=1))
+    min_observations: int = field(default=60, metadata=bounded(ge=1))
+    max_percentile: float = field(default=90.0, metadata=bounded(gt=0.0, le=100.0))
+
+
+@dataclass(frozen=True)
 class StrategyConfig:
     """Everything ``config/strategy_config.yaml`` (merged with an override) says."""
 
@@ -169,6 +181,7 @@ class StrategyConfig:
     order_execution: OrderExecutionConfig
     hedging: HedgingSection
     advanced_orders: AdvancedOrdersConfig
+    put_call_filter: PutCallFilterConfig = field(default_factory=PutCallFilterConfig)
 
     def __post_init__(self) -> None:
         if not self.strategies:

@@ -53,6 +53,7 @@ from src.strategy.domain.value_object.advanced_order import AdvancedOrderSetting
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.execution_settings import ExecutionSettings
 from src.strategy.domain.value_object.option_contract import OptionContract, OptionType
+from src.strategy.domain.value_object.put_call_sentiment import PutCallFilter
 from src.strategy.domain.value_object.risk import RiskThresholds
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.domain.value_object.exchange_time import TRADING_MINUTES_PER_DAY
@@ -158,7 +159,7 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         instruments=instruments,
         positions=positions,
         indicator_service=IndicatorService(IndicatorSettings()),
-        signal_service=SignalService(),
+        signal_service=SignalService(**put_call_filter(config)),
         option_selector=OptionSelectorService(OptionSelectorSettings(strike_level=setting.strike_level)),
         sizing_service=PositionSizingService(SizingSettings(max_positions=setting.max_positions,
                                                             position_ratio=setting.position_ratio)),
@@ -197,6 +198,19 @@ def attach_runtime(cycle: TradingCycle, runtime: StrategyRuntime) -> None:
 
 
 _OPTION_TYPES = {"CALL": OptionType.CALL, "PUT": OptionType.PUT}
+
+
+def put_call_filter(config: StrategyConfig) -> dict:
+    """SignalService's put/call filter and, when it is on, its source: the configured database's statistics."""
+    put_filter = PutCallFilter(**dataclasses.asdict(config.put_call_filter))
+    if not put_filter.enabled:
+        return {"put_call_filter": put_filter}
+    from src.core.database_factory import database_location, database_settings_from_environment
+    from src.strategy.infrastructure.persistence.option_market_statistics import OptionMarketStatisticRepository
+    from src.strategy.infrastructure.sentiment.stored_put_call_sentiment import StoredPutCallSentiment
+
+    repository = OptionMarketStatisticRepository.open(database_location(database_settings_from_environment()))
+    return {"put_call_filter": put_filter, "sentiment_source": StoredPutCallSentiment(repository)}
 
 
 def _option_contract(info: ContractInfo) -> OptionContract:

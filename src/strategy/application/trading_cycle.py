@@ -54,6 +54,7 @@ from src.strategy.domain.event.decision_events import (
     STAGE_EXECUTION,
     STAGE_OPTION_SELECTION,
     STAGE_RISK,
+    STAGE_SIGNAL,
     STAGE_SIZING,
     DecisionRefusedEvent,
     SignalEvent,
@@ -298,6 +299,9 @@ class TradingCycle:
         self._check_closes(instrument, bar, now)
         signal = self.services.signal_service.check_open_signal(instrument, bar)
         if signal is None:
+            withheld = getattr(self.services.signal_service, "last_refusal", None)
+            if withheld:
+                self._refuse(now, STAGE_SIGNAL, bar.vt_symbol, withheld, instrument.product)
             return
         self._pending.append(SignalEvent(now, product=instrument.product, signal=signal, bar_time=bar.datetime,
                                          indicators=dict(instrument.indicators), vt_symbol=bar.vt_symbol))

@@ -39,7 +39,7 @@ def test_migration_2_adds_and_fills_payload_size_on_a_version_one_table(database
             " VALUES (?, ?, ?, ?, ?)", ("vol_15m", 1, "2024-03-01 09:30:00", payload_checksum(payload), payload))
 
     database = open_database(database_location)
-    assert ensure_schema(database) == [BASELINE_VERSION, 2]
+    assert ensure_schema(database) == [BASELINE_VERSION, *(m.version for m in MIGRATIONS)]
     assert "payload_size" in [column.name for column in database.get_columns("strategy_state")]
     assert ensure_schema(database) == []
     database.close()

@@ -187,3 +187,66 @@ def test_settings_are_validated_and_the_port_is_implemented():
     with pytest.raises(ValueError, match="profit_target_ratio must be > 0"):
         SignalSettings(profit_target_ratio=0)
     assert isinstance(SignalService(), ISignalService)
+
+
+class TestPutCallFilter:
+    """The optional put/call filter withholds SELL_PUT while sentiment is extreme; off by default."""
+
+    def history(self, ratio_today: float):
+        from datetime import date, datetime, time
+        from zoneinfo import ZoneInfo
+
+        from src.strategy.domain.value_object.put_call_sentiment import DailyPutCall, PutCallHistory
+
+        ny = ZoneInfo("America/New_York")
+        start = date(2023, 1, 1)
+        days = [DailyPutCall(start + timedelta(days=i), 1000, 600 + (i % 7) * 10,
+                             datetime.combine(start + timedelta(days=i), time(17), ny)) for i in range(400)]
+        last = days[-1]
+        days[-1] = DailyPutCall(last.trade_date, 1000, int(1000 * ratio_today), last.available_at)
+        return PutCallHistory.of("US_INDEX", "VOLUME", days)
+
+    def source(self, history):
+        class FromHistory:
+            def sentiment(self, market, data_type, as_of, window, min_observations=1):
+                return history.sentiment(as_of, window, min_observations)
+        return FromHistory()
+
+    def put_signals(self, service) -> list:
+        closes = pullback_in_uptrend()
+        instrument = TargetInstrument("IF", "IO")
+        instrument.set_active_contract(FUTURE)
+        indicators, found, refusals = IndicatorService(), [], []
+        for item in bars(closes):
+            instrument.append_bar(item)
+            indicators.calculate_bar(instrument, item)
+            signal = service.check_open_signal(instrument, item)
+            if signal is not None:
+                found.append(signal)
+            if service.last_refusal:
+                refusals.append(service.last_refusal)
+        return found, refusals
+
+    def test_off_by_default_and_calm_sentiment_changes_nothing(self):
+        from src.strategy.domain.value_object.put_call_sentiment import PutCallFilter
+
+        assert self.put_signals(SignalService(MACD_ONLY)) == ([SignalType.SELL_PUT], [])
+        calm = SignalService(MACD_ONLY, PutCallFilter(enabled=True, max_percentile=90),
+                             self.source(self.history(0.6)))
+        assert self.put_signals(calm) == ([SignalType.SELL_PUT], [])
+
+    def test_extreme_put_buying_withholds_the_put_with_a_reason(self):
+        from src.strategy.domain.value_object.put_call_sentiment import PutCallFilter
+
+        fearful = SignalService(MACD_ONLY, PutCallFilter(enabled=True, max_percentile=90),
+                                self.source(self.history(1.5)))
+        found, refusals = self.put_signals(fearful)
+        assert found == [] and len(refusals) == 1
+        assert refusals[0].startswith("SELL_PUT withheld: put/call US_INDEX VOLUME") and "percentile 100.0 > 90" in \
+            refusals[0]
+
+    def test_an_enabled_filter_without_a_source_is_refused(self):
+        from src.strategy.domain.value_object.put_call_sentiment import PutCallFilter
+
+        with pytest.raises(ValueError, match="no sentiment source"):
+            SignalService(put_call_filter=PutCallFilter(enabled=True))

@@ -17,6 +17,12 @@ Closing a position, checked in this order:
 - ``EXPIRY``: ``close_days_before_expiry`` calendar days or fewer are left;
 - ``REVERSAL``: the opening signal now points against the position.
 
+Optional put/call filter (``PutCallFilter``, off by default): with a sentiment
+source, a ``SELL_PUT`` is withheld while the market's put/call ratio percentile
+is above the filter's ``max_percentile``, as of the bar's start (a day's ratio
+counts only after its market published it). The reason is kept in
+``last_refusal`` for the caller to record as a refusal event.
+
 The option's price and contract come from the instrument's latest quote of
 the position's vt_symbol (its mid when bid and ask are known, else its last
 price); without a quote nothing can be judged and the answer is None.
@@ -35,9 +41,11 @@ from src.strategy.domain.domain_service.indicator_service import (
 )
 from src.strategy.domain.entity.position import Position
 from src.strategy.domain.entity.target_instrument import TargetInstrument
+from src.strategy.domain.interface.put_call_sentiment_source import PutCallSentimentSource
 from src.strategy.domain.interface.signal_service import ISignalService
 from src.strategy.domain.value_object.market import BarSnapshot, Direction
 from src.strategy.domain.value_object.option_contract import OptionType
+from src.strategy.domain.value_object.put_call_sentiment import PutCallFilter
 from src.strategy.domain.value_object.signal_type import CloseReason, SignalType
 from src.strategy.domain.value_object.validation import require_int, require_positive
 
@@ -64,12 +72,23 @@ class SignalSettings:
 
 
 class SignalService(ISignalService):
-    def __init__(self, settings: SignalSettings = SignalSettings()) -> None:
+    def __init__(self, settings: SignalSettings = SignalSettings(), put_call_filter: PutCallFilter = PutCallFilter(),
+                 sentiment_source: PutCallSentimentSource | None = None) -> None:
+        if put_call_filter.enabled and sentiment_source is None:
+            raise ValueError("SignalService: the put/call filter is enabled but no sentiment source was given")
         self.settings = settings
+        self.put_call_filter = put_call_filter
+        self.sentiment_source = sentiment_source
+        self.last_refusal: str | None = None
 
     def check_open_signal(self, instrument: TargetInstrument, bar: BarSnapshot) -> SignalType | None:
+        self.last_refusal = None
         bullish, bearish = self._views(instrument.indicators)
         if bullish and not bearish:
+            refusal = self._put_refusal(bar)
+            if refusal is not None:
+                self.last_refusal = f"SELL_PUT withheld: {refusal}"
+                return None
             return SignalType.SELL_PUT
         if bearish and not bullish:
             return SignalType.SELL_CALL
@@ -96,6 +115,14 @@ class SignalService(ISignalService):
             if self.check_open_signal(instrument, bar) == against:
                 return CloseReason.REVERSAL
         return None
+
+    def _put_refusal(self, bar: BarSnapshot) -> str | None:
+        put_filter = self.put_call_filter
+        if not put_filter.enabled:
+            return None
+        sentiment = self.sentiment_source.sentiment(put_filter.market, put_filter.data_type, bar.datetime,
+                                                    put_filter.window, put_filter.min_observations)
+        return put_filter.refusal(sentiment)
 
     def _views(self, indicators: dict) -> tuple[bool, bool]:
         s = self.settings

@@ -1,4 +1,5 @@
-"""Our tables (strategy_state, monitor_signal_snapshot, strategy_event) and their migrations.
+"""Our tables (strategy_state, monitor_signal_snapshot, strategy_event, and since migration 3
+option_market_statistic with its checkpoints) and their migrations.
 
 The model classes are built per database (``bind_tables``), so an SQLite and a
 MySQL connection can live side by side in one process without rebinding shared
@@ -143,6 +144,66 @@ def bind_tables(database: peewee.Database) -> Tables:
     return Tables(StrategyState, MonitorSignalSnapshot, StrategyEvent, SchemaMigrationRecord)
 
 
+STATISTIC_TABLE = "option_market_statistic"
+CHECKPOINT_TABLE = "option_market_statistic_checkpoint"
+MARKET_LENGTH = 32
+DATA_TYPE_LENGTH = 16
+SOURCE_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class StatisticTables:
+    statistic: type[peewee.Model]
+    checkpoint: type[peewee.Model]
+
+    @property
+    def all(self) -> list[type[peewee.Model]]:
+        return [self.statistic, self.checkpoint]
+
+
+def bind_statistic_tables(database: peewee.Database) -> StatisticTables:
+    mysql_options = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4"] if isinstance(database, peewee.MySQLDatabase) \
+        else []
+
+    class Base(peewee.Model):
+        class Meta:
+            legacy_table_names = False
+            table_settings = mysql_options
+
+    Base._meta.database = database
+
+    class OptionMarketStatistic(Base):
+        id = peewee.BigAutoField()
+        market = peewee.CharField(max_length=MARKET_LENGTH)
+        data_type = peewee.CharField(max_length=DATA_TYPE_LENGTH)
+        trade_date = peewee.DateField()
+        call_value = peewee.BigIntegerField()
+        put_value = peewee.BigIntegerField()
+        total_value = peewee.BigIntegerField()
+        ratio = peewee.DoubleField(null=True)  # put / call; NULL when call is 0
+        source = peewee.CharField(max_length=SOURCE_LENGTH)
+        fetched_at = MicrosecondDateTimeField()
+
+        class Meta:
+            table_name = STATISTIC_TABLE
+            indexes = ((("market", "data_type", "trade_date"), True),)
+
+    class OptionMarketStatisticCheckpoint(Base):
+        id = peewee.BigAutoField()
+        market = peewee.CharField(max_length=MARKET_LENGTH)
+        data_type = peewee.CharField(max_length=DATA_TYPE_LENGTH)
+        window_start = peewee.DateField()
+        window_end = peewee.DateField()
+        row_count = peewee.IntegerField()
+        completed_at = MicrosecondDateTimeField()
+
+        class Meta:
+            table_name = CHECKPOINT_TABLE
+            indexes = ((("market", "data_type", "window_start", "window_end"), True),)
+
+    return StatisticTables(OptionMarketStatistic, OptionMarketStatisticCheckpoint)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -172,10 +233,16 @@ def _add_state_payload_size(database: peewee.Database) -> None:
     database.execute_sql(f"UPDATE {STATE_TABLE} SET payload_size = LENGTH(payload) WHERE payload_size IS NULL")
 
 
+def _create_option_market_statistic_tables(database: peewee.Database) -> None:
+    database.create_tables(bind_statistic_tables(database).all, safe=True)
+
+
 BASELINE_VERSION = 1
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "strategy_state.payload_size: list snapshot sizes without reading payloads",
               _add_state_payload_size),
+    Migration(3, "option_market_statistic and its backfill checkpoints (Futu statistics, Cboe history)",
+              _create_option_market_statistic_tables),
 )
 LATEST_VERSION = max([BASELINE_VERSION, *(migration.version for migration in MIGRATIONS)])
 
