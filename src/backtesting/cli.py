@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     database = create_database(settings)
     if args.sample_market:
         print(f"Checking the sample market in {settings.describe()} ...", flush=True)
-        if ensure_sample_market(database, args.start, args.end):
+        if ensure_sample_market(database, args.start, args.end, where=settings.describe()):
             print(f"Created the synthetic sample market ({args.start} to {args.end}) "
                   f"in {time.monotonic() - started:.0f} s", flush=True)
 
@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: backtest failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
+    print(f"Data: {result.data_source}")
     print(result.statistics_table)
     print(f"\nReport: {result.output_dir}  (summary.json, trades.csv, chart.html, backtest.log)")
     print(f"Run time: {time.monotonic() - started:.1f} s")

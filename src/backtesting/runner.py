@@ -32,7 +32,9 @@ from src.core.contract.exchange_resolver import ExchangeResolver, UnknownProduct
 from src.core.contract.expiry_calculator import ExpiryCalculator
 from src.core.contract.option_discovery import OptionDiscoveryService
 from src.core.contract.symbol_generator import SymbolGenerator
+from src.datafeed.synthetic_marker import synthetic_description
 from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
+from src.strategy.domain.value_object.trading_session import product_code
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 from src.strategy.strategy_entry import StrategyEntry
 
@@ -52,6 +54,7 @@ class BacktestResult:
     statistics_table: str
     counts: TradeCounts
     vt_symbols: tuple[str, ...] = field(default=())
+    data_source: str = ""
 
 
 class BacktestRunner:
@@ -195,8 +198,10 @@ class BacktestRunner:
         trades = engine.get_all_trades()
         counts = count_trades(trades, lambda vt: registry.get(vt).is_option)
         strategy = engine.strategy
+        data_source = self.data_source(vt_symbols)
         summary = write_summary(output_dir / "summary.json", statistics, counts, self.backtest.start,
                                 self.backtest.end, extra={
+                                    "data": data_source,
                                     "capital": self.backtest.capital,
                                     "strategy_class": definition.class_name,
                                     "strategy_name": definition.strategy_name,
@@ -212,7 +217,13 @@ class BacktestRunner:
                     f"{definition.strategy_name} {self.backtest.start} - {self.backtest.end}")
         return BacktestResult(output_dir=output_dir, summary=summary,
                               statistics_table=format_statistics(statistics, counts), counts=counts,
-                              vt_symbols=tuple(vt_symbols))
+                              vt_symbols=tuple(vt_symbols), data_source=data_source)
+
+    def data_source(self, vt_symbols) -> str:
+        """SYNTHETIC and which generation, when the sample market wrote the bars of the dates."""
+        codes = {product_code(vt_symbol.split(".")[0]) for vt_symbol in vt_symbols}
+        described = synthetic_description(self.database, sorted(codes), self.backtest.start, self.backtest.end)
+        return described or "recorded or imported bars (no synthetic record)"
 
     def _warmup_start(self, definition: StrategyDefinition) -> date:
         """Load enough trading days before the start for the indicators; the engine warms up on them."""

@@ -33,6 +33,11 @@ What it models
   sparse in the wings, quieter for the second expiry); a bar is written only for
   minutes with volume, as vnpy's portfolio engine fills quiet minutes itself.
 - A contract has no bars after its expiry day.
+
+Every generation is recorded in the database's ``synthetic_market`` table
+(``src.datafeed.synthetic_marker``): the backtest and the replay print
+SYNTHETIC for these bars, and the generator never writes into a database that
+holds real bars of IF, IM, IO or MO.
 """
 from __future__ import annotations
 
@@ -58,6 +63,7 @@ from src.core.contract.expiry_calculator import (
 )
 from src.core.contract.symbol_generator import DateRangeError, SymbolGenerator
 from src.core.config.errors import UserInputError
+from src.datafeed.synthetic_marker import bar_holdings, record_generation, refuse_if_real
 from src.strategy.domain.domain_service.greeks_calculator import GreeksCalculator
 from src.strategy.domain.value_object.trading_session import (
     CHINA_TRADING_SESSIONS,
@@ -619,10 +625,14 @@ def generate_sample_market(start: date = DEFAULT_START, end: date = DEFAULT_END,
     return generator.build(tuple(products))
 
 
-def save_sample_market(database: BaseDatabase, market: SampleMarket, batch_size: int = DEFAULT_SAVE_BATCH) -> int:
-    """Write every bar through ``database.save_bar_data`` in batches; returns the number of bars written."""
+def save_sample_market(database: BaseDatabase, market: SampleMarket, batch_size: int = DEFAULT_SAVE_BATCH, *,
+                       where: str = "the database") -> int:
+    """Write every bar through ``database.save_bar_data`` in batches and record them as synthetic; returns
+    the number of bars written. Refused (``SyntheticDataError``) beside real bars of the sample's products."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    codes = sample_codes()
+    refuse_if_real(database, codes, where)
     written = 0
     bars = market.bars
     for vt_symbol in market.vt_symbols:
@@ -630,6 +640,8 @@ def save_sample_market(database: BaseDatabase, market: SampleMarket, batch_size:
         for first in range(0, len(series), batch_size):
             database.save_bar_data(series[first:first + batch_size])
         written += len(series)
+    record_generation(database, codes, market.vt_symbols, market.start, market.end, market.seed,
+                      datetime.now(EXCHANGE_TIMEZONE))
     return written
 
 
@@ -647,12 +659,25 @@ def has_sample_products(database: BaseDatabase, start: date, end: date,
     return False
 
 
+def sample_codes(products: Sequence[str] = SAMPLE_PRODUCTS) -> tuple[str, ...]:
+    """The futures products and their option products the sample writes (IF, IM, IO, MO)."""
+    return tuple(sorted(set(products) | {PRODUCT_MODELS[p].option_product for p in products if p in PRODUCT_MODELS}))
+
+
 def ensure_sample_market(database: BaseDatabase, start: date = DEFAULT_START, end: date = DEFAULT_END,
-                         seed: int = DEFAULT_SEED, *, calendar: TradingDayCalendar | None = None) -> bool:
-    """Generate and save the sample market unless the database already has bars of its products in the window."""
-    if has_sample_products(database, start, end):
+                         seed: int = DEFAULT_SEED, *, calendar: TradingDayCalendar | None = None,
+                         where: str = "the database") -> bool:
+    """Generate and save the sample market unless the database already has its bars in the window.
+
+    The bars are recorded as synthetic (``synthetic_marker``). A database that holds real bars of
+    the sample's products is refused with a ``SyntheticDataError`` naming ``where``.
+    """
+    codes = sample_codes()
+    holdings = bar_holdings(database, codes, start, end)
+    if holdings.synthetic and not holdings.real:
         return False
-    save_sample_market(database, generate_sample_market(start, end, seed, calendar=calendar))
+    refuse_if_real(database, codes, where)  # before the 20 s of generating, not only when saving
+    save_sample_market(database, generate_sample_market(start, end, seed, calendar=calendar), where=where)
     return True
 
 

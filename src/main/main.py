@@ -14,8 +14,9 @@
   --replay              offline paper trading on stored data (implies --paper); exits 0 at the end of the data
   --replay-start D, --replay-end D    replayed trading days (default 2026-01-12 and two trading days later)
   --speed N             replay speed: N times real time, 0 = as fast as possible (default 0)
-  --replay-source S     database (default: the configured database; the synthetic sample market is created
-                        there when it has no bars for the dates) or sample (generated in memory)
+  --replay-source S     database (default: the configured database) or sample (generated in memory)
+  --sample-market       with --replay on the database: create the SYNTHETIC sample market there when it has
+                        no bars for the dates (refused in a database holding real IF/IM/IO/MO bars)
   --replay-warmup-days N  trading days replayed before --replay-start without trading (default: what the
                         strategies' indicators need, as in the backtest)
   --capital N           paper trading capital (default 1000000)
@@ -66,7 +67,7 @@ DEFAULT_LOG_DIR = DATA_DIR / "logs"
 DEFAULT_REPLAY_START = date(2026, 1, 12)
 DEFAULT_REPLAY_TRADING_DAYS = 3
 DEFAULT_CAPITAL = 1_000_000.0
-REPLAY_FLAGS = ("replay_start", "replay_end", "speed", "replay_source", "replay_warmup_days")
+REPLAY_FLAGS = ("replay_start", "replay_end", "speed", "replay_source", "replay_warmup_days", "sample_market")
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -85,6 +86,8 @@ def build_parser() -> OneLineArgumentParser:
                         help="replay speed, times real time; 0 = as fast as possible (default)")
     parser.add_argument("--replay-source", choices=("database", "sample"), default=None)
     parser.add_argument("--replay-warmup-days", type=non_negative_int, default=None)
+    parser.add_argument("--sample-market", action="store_const", const=True, default=None,
+                        help="with --replay: create the synthetic sample market when the database has no bars")
     parser.add_argument("--capital", type=positive_number, default=DEFAULT_CAPITAL)
     parser.add_argument("--trading-target", type=Path, default=DEFAULT_TRADING_TARGET)
     # Set by the daemon for its child: where to write the heartbeat.
@@ -172,7 +175,8 @@ def run_standalone(args: argparse.Namespace, config: StrategyConfig, variant: st
         replay = None
         if args.replay:
             replay = ReplayOptions(start=args.replay_start, end=args.replay_end, speed=args.speed or 0.0,
-                                   source=args.replay_source or "database", warmup_days=args.replay_warmup_days)
+                                   source=args.replay_source or "database", warmup_days=args.replay_warmup_days,
+                                   sample_market=bool(args.sample_market))
         options = ChildOptions(
             config_file=args.config.resolve(),
             override_config_file=args.override_config.resolve() if args.override_config else None,
@@ -222,6 +226,8 @@ def child_command(args: argparse.Namespace, heartbeat_file: Path) -> list[str]:
             command += ["--replay-source", args.replay_source]
         if args.replay_warmup_days is not None:
             command += ["--replay-warmup-days", str(args.replay_warmup_days)]
+        if args.sample_market:
+            command.append("--sample-market")
     return command
 
 

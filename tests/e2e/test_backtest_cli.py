@@ -31,6 +31,8 @@ def test_backtest_places_option_trades_and_writes_the_report(sample_database):
     summary = json.loads((report / "summary.json").read_text(encoding="utf-8"))
     assert summary["option_trade_count"] > 0
     assert summary["trade_count"] == summary["option_trade_count"] + summary["future_trade_count"]
+    assert summary["data"].startswith("SYNTHETIC sample market")
+    assert "Data: SYNTHETIC sample market" in result.stdout
     assert (summary["start"], summary["end"]) == (START, END)
     for key in ("total_net_pnl", "max_drawdown", "sharpe_ratio", "end_balance", "total_days"):
         assert key in summary

@@ -11,9 +11,10 @@
      waiting until they are logged in and have sent their contracts
      (``runtime.gateway_connect_timeout``; exit code 3 otherwise, so the daemon
      retries with a new process);
-   - replay (``--replay``): ``ReplayGateway`` over the database (the synthetic
-     sample market is generated there first when it holds no data for the
-     dates, as the backtest does) or over the sample market in memory;
+   - replay (``--replay``): ``ReplayGateway`` over the database (with
+     ``--sample-market``, the synthetic sample market is generated there first
+     when it holds no data for the dates, as the backtest does, and never
+     beside real bars) or over the sample market in memory;
 3. the universe (``UniverseBuilder``): the futures of
    ``config/general/trading_target.yaml`` and their options, from the
    gateways' contracts live, from the stored bars in a replay;
@@ -47,7 +48,8 @@ from pathlib import Path
 
 from vnpy.event import Event
 
-from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market, has_sample_products
+from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market, sample_codes
+from src.datafeed.synthetic_marker import synthetic_description
 from src.core import database_factory
 from src.main.bootstrap.engine_factory import (
     Engines,
@@ -94,6 +96,7 @@ class ReplayOptions:
     speed: float = 0.0
     source: str = "database"        # "database" or "sample"
     warmup_days: int | None = None  # None: what the strategies' indicators need
+    sample_market: bool = False     # create the synthetic sample market when the database has no bars
 
 
 @dataclass(frozen=True)
@@ -240,12 +243,19 @@ class ChildProcess:
             return SampleMarketReplaySource(first, last)
         # Several paper processes may start at once (one per timeframe): one generates, the others wait.
         with exclusive_lock(SAMPLE_MARKET_LOCK):
-            if not has_sample_products(database, first, last) and not _has_any_bars(database, first, last):
+            if not _has_any_bars(database, first, last):
+                if not self.options.replay.sample_market:
+                    raise UserInputError(
+                        f"no bars between {first} and {last} in {settings.describe()}: import history "
+                        f"(python -m src.main.data) or add --sample-market to create the synthetic sample market")
                 window = (DEFAULT_START, DEFAULT_END) if DEFAULT_START <= first and last <= DEFAULT_END \
                     else (first, last)
                 logger.info("no bars for %s..%s in %s: creating the synthetic sample market %s..%s", first, last,
                             settings.describe(), *window)
-                ensure_sample_market(database, *window)
+                ensure_sample_market(database, *window, where=settings.describe())
+        synthetic = synthetic_description(database, sample_codes(), first, last)
+        if synthetic is not None:
+            logger.warning("replaying %s", synthetic)
         return DatabaseReplaySource(database, settings.describe())
 
     def _on_replay_progress(self, event: Event) -> None:
