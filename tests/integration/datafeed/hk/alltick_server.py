@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -80,6 +81,12 @@ class ServerStats:
     seqs_skipped: int = 0
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
 class LocalAllTickServer:
     """Start with ``await server.start()`` in a loop, or ``with ServerThread(server):`` from sync code."""
 
@@ -104,7 +111,7 @@ class LocalAllTickServer:
         self.stats = ServerStats()
         self.next_seq: dict[str, int] = {}
         self.produced: dict[str, int] = {}  # trades produced per code (sent or skipped)
-        self.port: int | None = None
+        self.port = free_port()
         self._server = None
         self._injected = False
 
@@ -113,9 +120,8 @@ class LocalAllTickServer:
         return f"ws://{LOOPBACK}:{self.port}/quote-stock-b-ws-api"
 
     async def start(self) -> None:
-        self._server = await serve(self._handle, LOOPBACK, 0, compression=None, ping_interval=None,
+        self._server = await serve(self._handle, LOOPBACK, self.port, compression=None, ping_interval=None,
                                    max_queue=None)
-        self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:
