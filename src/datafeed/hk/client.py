@@ -290,9 +290,8 @@ class AllTickClient:
         return f"{self.settings.url}{separator}token={self._token.reveal()}"
 
     async def _session(self, ws: ClientConnection) -> None:
-        loop = asyncio.get_running_loop()
         self._last_request = float("-inf")
-        self._last_data = loop.time()
+        self._last_data = time.monotonic()
         self._resubscribe.clear()
         self._pace = self.settings.request_interval
         try:
@@ -336,7 +335,7 @@ class AllTickClient:
         if self.settings.depth and (kinds is None or p.CMD_SUBSCRIBE_DEPTH in kinds):
             await self._request(ws, lambda seq: p.subscribe_depth(seq, codes, self.settings.depth_level))
             self.counters.subscribes_sent += 1
-        self._last_data = asyncio.get_running_loop().time()
+        self._last_data = time.monotonic()
 
     async def _resubscriber(self, ws: ClientConnection) -> None:
         while True:
@@ -352,14 +351,13 @@ class AllTickClient:
             self.counters.heartbeats_sent += 1
 
     async def _watchdog(self, ws: ClientConnection, stalled: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
         timeout = self.settings.stall_timeout
         while True:
             await asyncio.sleep(min(timeout / 4, 1.0))
             if not self.codes or not self.market_open():
-                self._last_data = loop.time()
+                self._last_data = time.monotonic()
                 continue
-            if loop.time() - self._last_data > timeout:
+            if time.monotonic() - self._last_data > timeout:
                 logger.warning("no data for %.1f s while subscribed: reconnecting", timeout)
                 stalled.set()
                 await ws.close(1000, "stalled")
@@ -387,7 +385,7 @@ class AllTickClient:
                 return
             self.counters.pushes += 1
             self._got_data = True
-            self._last_data = self._loop.time()
+            self._last_data = time.monotonic()
             self.on_push(cmd_id, data, received_at)
             return
         ret = message.get("ret", p.RET_OK)

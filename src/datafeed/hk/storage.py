@@ -38,8 +38,12 @@ import peewee
 
 from src.datafeed.hk.validation import Depth, SeqGap, Trade
 from src.strategy.infrastructure.persistence.database_connection import CONNECTION_ERRORS
-from src.strategy.infrastructure.persistence.hk_tick_schema import CHECKPOINT_TABLE, DEPTH_TABLE, GAP_TABLE, \
-    TRADE_TABLE, HkTables, bind_hk_tables
+from src.strategy.infrastructure.persistence.hk_tick_schema import (
+    DEPTH_TABLE,
+    TRADE_TABLE,
+    HkTables,
+    bind_hk_tables,
+)
 from src.strategy.infrastructure.persistence.schema import ensure_schema
 
 logger = logging.getLogger("datafeed.hk.storage")
@@ -57,6 +61,24 @@ def local_time_ms(ms: int) -> datetime:
 
 def local_time_s(seconds: float) -> datetime:
     return _LOCAL_EPOCH + timedelta(seconds=seconds)
+
+
+class _TimeText:
+    """``YYYY-MM-DD HH:MM:SS.ffffff`` (HK wall clock) of Unix microseconds; the part to the second is cached,
+    since a burst brings many trades per second. Both SQLite and MySQL's DATETIME(6) take this text."""
+
+    __slots__ = ("second", "prefix")
+
+    def __init__(self) -> None:
+        self.second = None
+        self.prefix = ""
+
+    def __call__(self, microseconds: int) -> str:
+        second, fraction = divmod(microseconds, 1_000_000)
+        if second != self.second:
+            self.second = second
+            self.prefix = (_LOCAL_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%d %H:%M:%S")
+        return f"{self.prefix}.{fraction:06d}"
 
 
 def epoch_ms(local: datetime | str) -> int:
@@ -133,7 +155,11 @@ class TickStore:
                            f"ask_price_1, bids, asks) VALUES ({', '.join([mark] * 8)})")
         self._buffer: deque = deque()
         self._gaps: list[SeqGap] = []
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._capacity = self.settings.capacity
+        self._batch_rows = self.settings.batch_rows
+        self._drop_newest = self.settings.overflow is Overflow.DROP_NEWEST
         self._thread: threading.Thread | None = None
         self._closing = False
         self._dropped: Counter[str] = Counter()
@@ -147,6 +173,8 @@ class TickStore:
         self._lag_max: float | None = None
         self._in_flight = False
         self._close_deadline = float("inf")
+        self._tick_text = _TimeText()
+        self._received_text = _TimeText()
 
     # ------------------------------------------------------------------ feed side (any thread)
 
@@ -158,30 +186,35 @@ class TickStore:
 
     def put_gap(self, gap: SeqGap) -> bool:
         """Gaps are never dropped: they are what tells a reader that something is missing."""
-        with self._cond:
+        with self._lock:
             self._gaps.append(gap)
-            return True
+        return True
 
     def _put(self, item) -> bool:
-        with self._cond:
-            buffer = self._buffer
-            if len(buffer) >= self.settings.capacity:
-                if self.settings.overflow is Overflow.DROP_NEWEST:
-                    self._count_drop(item)
-                    return False
-                self._count_drop(buffer.popleft())
-            buffer.append(item)
-            size = len(buffer)
-            if size > self._high_water:
-                self._high_water = size
-            if size >= self.settings.batch_rows:
-                self._cond.notify()
-            return True
+        # deque.append/popleft are atomic: the lock is taken only to drop, so the feed's path stays short.
+        buffer = self._buffer
+        if len(buffer) >= self._capacity:
+            with self._lock:
+                if len(buffer) >= self._capacity:
+                    if self._drop_newest:
+                        self._count_drop(item)
+                        return False
+                    try:
+                        self._count_drop(buffer.popleft())
+                    except IndexError:
+                        pass
+        buffer.append(item)
+        size = len(buffer)
+        if size > self._high_water:
+            self._high_water = size
+        if size >= self._batch_rows and not self._wake.is_set():
+            self._wake.set()
+        return True
 
     def _count_drop(self, item) -> None:
         kind = type(item).__name__.lower()
         self._dropped[kind] += 1
-        if isinstance(item, Trade):
+        if type(item) is Trade:
             # Recorded as a gap so the lost trade can be found and refilled; consecutive drops make one gap.
             gaps = self._gaps
             last = gaps[-1] if gaps else None
@@ -199,85 +232,88 @@ class TickStore:
 
     def close(self, timeout: float = 30.0) -> bool:
         """Write everything still buffered (while the database answers, up to ``timeout``); True when empty."""
-        with self._cond:
-            self._closing = True
-            self._close_deadline = time.monotonic() + timeout
-            self._cond.notify()
+        self._close_deadline = time.monotonic() + timeout
+        self._closing = True
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         else:
-            self._drain(time.monotonic() + timeout)
+            self._drain(self._close_deadline)
         return not self._buffer and not self._gaps
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until the buffer is empty (writer running), up to ``timeout``; True when empty."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._cond:
-                if not self._buffer and not self._gaps and not self._in_flight:
-                    return True
-                self._cond.notify()
+            if not self._buffer and not self._gaps and not self._in_flight:
+                return True
+            self._wake.set()
             time.sleep(0.005)
         return False
 
     def _write_loop(self) -> None:
-        settings = self.settings
+        buffer, wake = self._buffer, self._wake
+        linger = self.settings.batch_ms / 1000.0
         while True:
-            with self._cond:
-                if not self._buffer and not self._gaps and not self._closing:
-                    self._cond.wait()
-                if len(self._buffer) < settings.batch_rows and not self._closing:
-                    self._cond.wait(settings.batch_ms / 1000.0)
-                if self._closing and not self._buffer and not self._gaps:
-                    break
-                batch = self._take(settings.batch_rows)
+            if not self._closing and len(buffer) < self._batch_rows:
+                wake.wait(linger)
+            wake.clear()
+            if self._closing and not buffer and not self._gaps:
+                break
+            batch = self._take(self._batch_rows)
             if batch and not self._write(batch):
-                with self._cond:
-                    self._requeue(batch)
-                    if self._closing and time.monotonic() > self._close_deadline:
-                        break
-                    self._cond.wait(settings.retry_delay)
+                self._requeue(batch)
+                if self._closing and time.monotonic() > self._close_deadline:
+                    break
+                time.sleep(self.settings.retry_delay)
         self._close_connection()
 
     def _drain(self, deadline: float) -> None:
         while (self._buffer or self._gaps) and time.monotonic() < deadline:
-            with self._cond:
-                batch = self._take(self.settings.batch_rows)
+            batch = self._take(self._batch_rows)
             if not self._write(batch):
-                with self._cond:
-                    self._requeue(batch)
+                self._requeue(batch)
                 time.sleep(self.settings.retry_delay)
 
     def _take(self, n: int) -> list:
         buffer = self._buffer
-        count = min(n, len(buffer))
-        batch = [buffer.popleft() for _ in range(count)]
-        if self._gaps:
-            batch.extend(self._gaps)
-            self._gaps = []
+        batch = []
+        append = batch.append
+        with self._lock:
+            try:
+                for _ in range(min(n, len(buffer))):
+                    append(buffer.popleft())
+            except IndexError:
+                pass
+            if self._gaps:
+                batch.extend(self._gaps)
+                self._gaps = []
         self._in_flight = bool(batch)
         return batch
 
     def _requeue(self, batch: list) -> None:
-        rows = [item for item in batch if type(item) is not SeqGap]
-        self._buffer.extendleft(reversed(rows))
-        self._gaps[:0] = [item for item in batch if type(item) is SeqGap]
+        with self._lock:
+            self._buffer.extendleft(reversed([item for item in batch if type(item) is not SeqGap]))
+            self._gaps[:0] = [item for item in batch if type(item) is SeqGap]
 
     def _write(self, batch: list) -> bool:
         trades: list[tuple] = []
         depths: list[tuple] = []
         gaps: list[SeqGap] = []
         checkpoints: dict[tuple[str, str], tuple[int, int]] = {}
+        tick_text, received_text = self._tick_text, self._received_text
         for item in batch:
             if type(item) is Trade:
-                trades.append((item.code, item.seq, local_time_ms(item.tick_time_ms), local_time_s(item.received_at),
-                               item.price, item.volume, item.turnover, item.direction))
+                trades.append((item.code, item.seq, tick_text(item.tick_time_ms * 1000),
+                               received_text(int(item.received_at * 1_000_000)), item.price, item.volume,
+                               item.turnover, item.direction))
                 key = (item.code, STREAM_TRADE)
                 previous = checkpoints.get(key)
                 if previous is None or item.seq > previous[0]:
                     checkpoints[key] = (item.seq, item.tick_time_ms)
             elif type(item) is Depth:
-                depths.append((item.code, item.seq, local_time_ms(item.tick_time_ms), local_time_s(item.received_at),
+                depths.append((item.code, item.seq, tick_text(item.tick_time_ms * 1000),
+                               received_text(int(item.received_at * 1_000_000)),
                                item.bids[0][0] if item.bids else None, item.asks[0][0] if item.asks else None,
                                json.dumps(item.bids), json.dumps(item.asks)))
                 key = (item.code, STREAM_DEPTH)
@@ -344,23 +380,23 @@ class TickStore:
         self.tables.gap.insert_many(rows).on_conflict_ignore().execute()
 
     def _write_checkpoints(self, checkpoints: dict[tuple[str, str], tuple[int, int]]) -> None:
+        """One upsert for all codes of the batch; the stored seq only moves forward."""
         model = self.tables.checkpoint
         now = local_time_s(self.wall_clock())
-        for (code, stream), (seq, ms) in checkpoints.items():
-            row = {"code": code, "stream": stream, "last_seq": seq, "last_tick_time": local_time_ms(ms),
-                   "updated_at": now}
-            if self._mysql:
-                query = model.insert(row).on_conflict(update={
-                    model.last_seq: peewee.fn.GREATEST(model.last_seq, peewee.SQL("VALUES(last_seq)")),
-                    model.last_tick_time: peewee.SQL("VALUES(last_tick_time)"),
-                    model.updated_at: peewee.SQL("VALUES(updated_at)")})
-            else:
-                query = model.insert(row).on_conflict(
-                    conflict_target=[model.code, model.stream],
-                    update={model.last_seq: peewee.fn.MAX(model.last_seq, peewee.SQL("excluded.last_seq")),
-                            model.last_tick_time: peewee.SQL("excluded.last_tick_time"),
-                            model.updated_at: peewee.SQL("excluded.updated_at")})
-            query.execute()
+        rows = [{"code": code, "stream": stream, "last_seq": seq, "last_tick_time": local_time_ms(ms),
+                 "updated_at": now} for (code, stream), (seq, ms) in sorted(checkpoints.items())]
+        if self._mysql:
+            query = model.insert_many(rows).on_conflict(update={
+                model.last_seq: peewee.fn.GREATEST(model.last_seq, peewee.SQL("VALUES(last_seq)")),
+                model.last_tick_time: peewee.SQL("VALUES(last_tick_time)"),
+                model.updated_at: peewee.SQL("VALUES(updated_at)")})
+        else:
+            query = model.insert_many(rows).on_conflict(
+                conflict_target=[model.code, model.stream],
+                update={model.last_seq: peewee.fn.MAX(model.last_seq, peewee.SQL("excluded.last_seq")),
+                        model.last_tick_time: peewee.SQL("excluded.last_tick_time"),
+                        model.updated_at: peewee.SQL("excluded.updated_at")})
+        query.execute()
 
     def _close_connection(self) -> None:
         try:
@@ -375,7 +411,7 @@ class TickStore:
     def stats(self) -> StoreStats:
         lags = sorted(self._lags)
         pick = (lambda q: lags[min(len(lags) - 1, int(q * len(lags)))]) if lags else (lambda q: None)
-        with self._cond:
+        with self._lock:
             buffered = len(self._buffer)
             dropped = dict(self._dropped)
         return StoreStats(self._trades_written, self._depth_written, self._gaps_written, dropped, buffered,

@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 MIN_TIME_MS = 946_684_800_000  # 2000-01-01 UTC
 SECONDS_LIMIT = 100_000_000_000  # below: seconds; at or above: milliseconds
@@ -46,8 +46,9 @@ class RejectReason(str, Enum):
     EMPTY_BOOK = "empty_book"
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(NamedTuple):
+    """An accepted trade (immutable; a NamedTuple because a million are made a minute in a burst)."""
+
     code: str
     seq: int
     tick_time_ms: int
@@ -58,8 +59,7 @@ class Trade:
     received_at: float  # wall-clock seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Depth:
+class Depth(NamedTuple):
     code: str
     seq: int
     tick_time_ms: int
@@ -68,8 +68,7 @@ class Depth:
     received_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class SeqGap:
+class SeqGap(NamedTuple):
     code: str
     first_missing: int
     last_missing: int
@@ -78,6 +77,9 @@ class SeqGap:
     @property
     def size(self) -> int:
         return self.last_missing - self.first_missing + 1
+
+
+_DIRECTIONS = {0: 0, 1: 1, 2: 2, "0": 0, "1": 1, "2": 2}
 
 
 class _Reject(Exception):
@@ -90,7 +92,7 @@ class _Reject(Exception):
 def parse_tick_time(text: object, received_ms: float, max_future_ms: int = DEFAULT_MAX_FUTURE_MS) -> int:
     """Milliseconds since the epoch from AllTick's ``tick_time`` (ms or s); _Reject when impossible."""
     try:
-        value = int(text) if isinstance(text, str) else text
+        value = int(text) if type(text) is str else text
     except ValueError:
         try:
             value = float(text)
@@ -114,7 +116,7 @@ def _number(text: object) -> float:
 
 
 def _seq(text: object) -> int:
-    if isinstance(text, bool):
+    if type(text) is bool or type(text) is float:
         raise _Reject(RejectReason.BAD_SEQ)
     try:
         value = int(text)
@@ -165,53 +167,58 @@ class Validator:
         return sum(self.rejects.values())
 
     def trade(self, data: Mapping, received_at: float) -> Trade | None:
+        # One function, few calls: this runs for every trade of the morning burst.
         try:
-            try:
-                code = data["code"]
-                seq_text = data["seq"]
-                time_text = data["tick_time"]
-                price_text = data["price"]
-                volume_text = data["volume"]
-                turnover_text = data["turnover"]
-            except (KeyError, TypeError):
-                raise _Reject(RejectReason.MISSING_FIELD) from None
-            if type(code) is not str:
-                raise _Reject(RejectReason.MISSING_FIELD)
-            price = _number(price_text)
-            volume = _number(volume_text)
-            turnover = _number(turnover_text)
-            if not 0.0 < price < math.inf:
-                raise _Reject(RejectReason.BAD_PRICE)
-            if not 0.0 <= volume < math.inf or not 0.0 <= turnover < math.inf:
-                if volume != volume or turnover != turnover:
-                    raise _Reject(RejectReason.NON_NUMERIC)
-                raise _Reject(RejectReason.NEGATIVE_VOLUME)
+            code = data["code"]
+            seq_text = data["seq"]
+            time_text = data["tick_time"]
+            price_text = data["price"]
+            volume_text = data["volume"]
+            turnover_text = data["turnover"]
+        except (KeyError, TypeError):
+            return self._reject(RejectReason.MISSING_FIELD)
+        if type(code) is not str:
+            return self._reject(RejectReason.MISSING_FIELD)
+        if type(price_text) is bool or type(volume_text) is bool or type(turnover_text) is bool:
+            return self._reject(RejectReason.NON_NUMERIC)
+        try:
+            price = float(price_text)
+            volume = float(volume_text)
+            turnover = float(turnover_text)
+        except (TypeError, ValueError):
+            return self._reject(RejectReason.NON_NUMERIC)
+        if not 0.0 < price < math.inf:
+            return self._reject(RejectReason.BAD_PRICE)
+        if not (0.0 <= volume < math.inf and 0.0 <= turnover < math.inf):
+            if volume != volume or turnover != turnover:
+                return self._reject(RejectReason.NON_NUMERIC)
+            return self._reject(RejectReason.NEGATIVE_VOLUME)
+        try:
             ms = parse_tick_time(time_text, received_at * 1000.0, self.max_future_ms)
             seq = _seq(seq_text)
-            direction = data.get("trade_direction", 0)
-            if direction not in (0, 1, 2):
-                try:
-                    direction = int(direction)
-                except (TypeError, ValueError):
-                    direction = 0
-                if direction not in (0, 1, 2):
-                    direction = 0
-            state = self._states.get(code) if code in self.codes else None
-            if state is None:
-                raise _Reject(RejectReason.UNSUBSCRIBED_CODE)
-            if seq <= state.trade_seq:
-                raise _Reject(RejectReason.DUPLICATE_SEQ)
-            if ms < state.trade_ms:
-                raise _Reject(RejectReason.TIME_BACKWARDS)
         except _Reject as reject:
-            self.rejects[reject.reason] += 1
-            return None
-        if state.trade_seq >= 0 and seq > state.trade_seq + 1:
-            self.gaps.append(SeqGap(code, state.trade_seq + 1, seq - 1, received_at))
+            return self._reject(reject.reason)
+        direction = data.get("trade_direction", 0)
+        if direction not in _DIRECTIONS:
+            direction = _DIRECTIONS.get(direction, 0) if isinstance(direction, str) else 0
+        state = self._states.get(code) if code in self.codes else None
+        if state is None:
+            return self._reject(RejectReason.UNSUBSCRIBED_CODE)
+        previous = state.trade_seq
+        if seq <= previous:
+            return self._reject(RejectReason.DUPLICATE_SEQ)
+        if ms < state.trade_ms:
+            return self._reject(RejectReason.TIME_BACKWARDS)
+        if previous >= 0 and seq > previous + 1:
+            self.gaps.append(SeqGap(code, previous + 1, seq - 1, received_at))
         state.trade_seq = seq
         state.trade_ms = ms
         self.trades_accepted += 1
         return Trade(code, seq, ms, price, volume, turnover, direction, received_at)
+
+    def _reject(self, reason: RejectReason) -> None:
+        self.rejects[reason] += 1
+        return None
 
     def depth(self, data: Mapping, received_at: float) -> Depth | None:
         try:
