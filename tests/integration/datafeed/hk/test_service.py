@@ -1,10 +1,11 @@
-"""The feed as a service: storage, metrics in the monitor tables, alerts; and the volatility watch over stored trades."""
+"""The feed as a service: storage, metrics in the monitor tables, alerts; the volatility watch on stored trades."""
 from __future__ import annotations
 
 import json
 import threading
 import time
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from tests.integration.datafeed.hk.alltick_server import Faults, LocalAllTickSer
 from tests.integration.datafeed.hk.support import TOKEN, Token
 from tests.integration.datafeed.hk.test_client import fast_settings
 
-HK = __import__("zoneinfo").ZoneInfo("Asia/Hong_Kong")
+HK = ZoneInfo("Asia/Hong_Kong")
 
 
 def run_service(service: HkFeedService, until, timeout: float = 20.0) -> int:
