@@ -175,6 +175,7 @@ class AllTickClient:
         self.connected = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._stop_requested = False
         self._resubscribe: asyncio.Event | None = None
         self._request_seq = 0
         self._last_request = float("-inf")
@@ -206,12 +207,19 @@ class AllTickClient:
     def set_codes(self, codes: Iterable[str]) -> None:
         """Replace the subscription list; it is sent again (whole) on the open connection."""
         self.codes = self._checked_codes(codes)
-        if self._loop is not None and self._resubscribe is not None:
-            self._loop.call_soon_threadsafe(self._resubscribe.set)
+        if self._resubscribe is not None:
+            self._call_in_loop(self._resubscribe.set)
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        self._stop_requested = True  # seen by run() even when it has not started yet
+        if self._stop is not None:
+            self._call_in_loop(self._stop.set)
+
+    def _call_in_loop(self, function: Callable[[], None]) -> None:
+        try:
+            self._loop.call_soon_threadsafe(function)
+        except (AttributeError, RuntimeError):  # no loop yet, or run() has already returned
+            pass
 
     # ------------------------------------------------------------------ the loop
 
@@ -220,6 +228,8 @@ class AllTickClient:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._resubscribe = asyncio.Event()
+        if self._stop_requested:
+            self._stop.set()
         settings = self.settings
         attempt = 0
         connects = 0

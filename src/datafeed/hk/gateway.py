@@ -1,0 +1,211 @@
+"""``AllTickGateway``: Hong Kong market data from AllTick as a vnpy gateway (market data only).
+
+The data recorder, BarPipeline and strategies then use HK stocks like any other
+contract: ``700.SEHK`` is AllTick's ``700.HK``.
+
+- ``connect(setting)``: ``token`` (a string is wrapped in ``Secret`` at once;
+  prefer ``ALLTICK_TOKEN`` in ``.env``), ``codes`` ("700.HK,9988.HK": their
+  contracts are published, so the recorder can subscribe them), and optionally
+  the client's intervals (``heartbeat_interval``, ``stall_timeout``, ...; see
+  ``ClientSettings``). The client runs in a thread of its own with an asyncio loop.
+- ``subscribe(req)``: adds the code and sends the whole list again (a subscribe
+  replaces the previous list on an AllTick connection).
+- ``on_tick``: a ``TickData`` for every trade, with the levels of the code's last
+  order book; and one for every order book once the code has traded, carrying
+  the last trade. ``volume`` and ``turnover`` are cumulative over the trading day
+  (vnpy's convention, which BarPipeline differentiates); ``last_volume`` is the
+  trade's. A book-driven tick carries the last trade's time, so the order of
+  tick times stays the order of trades (the two streams arrive independently).
+- No orders: ``send_order`` returns "" and logs that this gateway is data only.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import fields
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from vnpy.event import EventEngine
+from vnpy.trader.constant import Exchange, Product
+from vnpy.trader.gateway import BaseGateway
+from vnpy.trader.object import CancelRequest, ContractData, OrderRequest, SubscribeRequest, TickData
+
+from src.core.config.secret_value import Secret
+from src.datafeed.hk import protocol as p
+from src.datafeed.hk.client import AllTickClient, ClientSettings, FatalFeedError, FeedSettingsError
+from src.datafeed.hk.pipeline import FeedProcessor
+from src.datafeed.hk.storage import TickStore
+from src.datafeed.hk.validation import Depth, Trade
+
+HK_TIMEZONE = ZoneInfo("Asia/Hong_Kong")
+GATEWAY_NAME = "ALLTICK"
+_CLIENT_FIELDS = {f.name: f.type for f in fields(ClientSettings)}
+_LEVELS = 5
+
+
+def code_of(symbol: str) -> str:
+    """vnpy symbol "700" (or "00700") -> AllTick code "700.HK"."""
+    return p.normalise_hk_code(f"{symbol}.HK")
+
+
+def symbol_of(code: str) -> str:
+    return code[:-3]
+
+
+class AllTickGateway(BaseGateway):
+    default_name = GATEWAY_NAME
+    default_setting: dict[str, str | int | float | bool] = {
+        "token": "",
+        "codes": "",
+        "url": p.DEFAULT_URL,
+        "depth_level": 5,
+    }
+    exchanges = [Exchange.SEHK]
+
+    def __init__(self, event_engine: EventEngine, gateway_name: str = GATEWAY_NAME) -> None:
+        super().__init__(event_engine, gateway_name)
+        self.client: AllTickClient | None = None
+        self.processor: FeedProcessor | None = None
+        self.store: TickStore | None = None  # optional: also keep every trade loss-free (set before connect)
+        self.subscribed: list[str] = []
+        self._thread: threading.Thread | None = None
+        self._books: dict[str, Depth] = {}
+        self._last: dict[str, TickData] = {}
+        self._day: dict[str, tuple[date, float, float]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ vnpy API
+
+    def connect(self, setting: dict) -> None:
+        token = setting.get("token", "")
+        token = token if hasattr(token, "reveal") else Secret(str(token))
+        if not token.reveal():
+            self.write_log("AllTick: no token (set ALLTICK_TOKEN in .env)")
+            return
+        try:
+            settings = self._client_settings(setting)
+            codes = [p.normalise_hk_code(c) for c in str(setting.get("codes", "")).split(",") if c.strip()]
+        except (FeedSettingsError, ValueError, TypeError) as error:
+            self.write_log(f"AllTick: bad setting: {error}")
+            return
+        self.processor = FeedProcessor(self.subscribed, self.store)
+        self.processor.trade_listeners.append(self._on_trade)
+        self.processor.depth_listeners.append(self._on_depth)
+        self.client = AllTickClient(token, self.subscribed, self.processor.on_push, settings,
+                                    on_fatal=self._on_fatal, on_connected=self._on_connected)
+        self._thread = threading.Thread(target=self._run, name="alltick-gateway", daemon=True)
+        self._thread.start()
+        for code in codes:
+            self.on_contract(ContractData(gateway_name=self.gateway_name, symbol=symbol_of(code),
+                                          exchange=Exchange.SEHK, name=code, product=Product.EQUITY, size=1,
+                                          pricetick=0.001, min_volume=1, history_data=False))
+        self.write_log(f"AllTick: connecting to {settings.url} for {len(codes)} contracts")
+
+    def _client_settings(self, setting: dict) -> ClientSettings:
+        values = {}
+        for key, value in setting.items():
+            if key in _CLIENT_FIELDS and key not in ("token",):
+                default = getattr(ClientSettings, key, None)
+                if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, str):
+                    value = float(value) if "." in value else int(value)
+                values[key] = value
+        return ClientSettings(**values)
+
+    def _run(self) -> None:
+        asyncio.run(self.client.run())
+
+    def subscribe(self, req: SubscribeRequest) -> None:
+        if req.exchange is not Exchange.SEHK:
+            self.write_log(f"AllTick: only SEHK contracts, not {req.symbol}.{req.exchange.value}")
+            return
+        try:
+            code = code_of(req.symbol)
+        except ValueError as error:
+            self.write_log(f"AllTick: {error}")
+            return
+        with self._lock:
+            if code in self.subscribed:
+                return
+            codes = [*self.subscribed, code]
+            try:
+                if self.client is not None:
+                    self.client.set_codes(codes)
+            except FeedSettingsError as error:
+                self.write_log(f"AllTick: {code} not subscribed: {error}")
+                return
+            self.subscribed = codes
+            if self.processor is not None:
+                self.processor.set_codes(codes)
+
+    def send_order(self, req: OrderRequest) -> str:
+        self.write_log("AllTick is a market-data gateway: no orders")
+        return ""
+
+    def cancel_order(self, req: CancelRequest) -> None:
+        return None
+
+    def query_account(self) -> None:
+        return None
+
+    def query_position(self) -> None:
+        return None
+
+    def close(self) -> None:
+        """Stop the client and wait for its thread; write what the optional store holds (idempotent)."""
+        client, thread, store = self.client, self._thread, self.store
+        self.client = self._thread = self.store = None
+        if client is not None:
+            client.stop()
+        if thread is not None:
+            thread.join(timeout=10)
+        if store is not None:
+            store.close()
+
+    # ------------------------------------------------------------------ feed -> vnpy
+
+    def _on_connected(self) -> None:
+        self.write_log("AllTick: connected")
+
+    def _on_fatal(self, error: FatalFeedError) -> None:
+        self.write_log(f"AllTick: stopped: {error}")
+
+    def _on_trade(self, trade: Trade) -> None:
+        moment = datetime.fromtimestamp(trade.tick_time_ms / 1000.0, HK_TIMEZONE)
+        day = moment.date()
+        previous = self._day.get(trade.code)
+        volume, turnover = (previous[1], previous[2]) if previous is not None and previous[0] == day else (0.0, 0.0)
+        volume += trade.volume
+        turnover += trade.turnover
+        self._day[trade.code] = (day, volume, turnover)
+        tick = TickData(gateway_name=self.gateway_name, symbol=symbol_of(trade.code), exchange=Exchange.SEHK,
+                        datetime=moment, name=trade.code, volume=volume, turnover=turnover,
+                        last_price=trade.price, last_volume=trade.volume,
+                        localtime=datetime.fromtimestamp(trade.received_at, HK_TIMEZONE))
+        book = self._books.get(trade.code)
+        if book is not None:
+            _apply_book(tick, book)
+        self._last[trade.code] = tick
+        self.on_tick(tick)
+
+    def _on_depth(self, depth: Depth) -> None:
+        self._books[depth.code] = depth
+        last = self._last.get(depth.code)
+        if last is None:
+            return
+        tick = TickData(gateway_name=self.gateway_name, symbol=last.symbol, exchange=Exchange.SEHK,
+                        datetime=last.datetime, name=last.name, volume=last.volume, turnover=last.turnover,
+                        last_price=last.last_price, last_volume=0.0,
+                        localtime=datetime.fromtimestamp(depth.received_at, HK_TIMEZONE))
+        _apply_book(tick, depth)
+        self._last[depth.code] = tick
+        self.on_tick(tick)
+
+
+def _apply_book(tick: TickData, book: Depth) -> None:
+    for level, (price, volume) in enumerate(book.bids[:_LEVELS], start=1):
+        setattr(tick, f"bid_price_{level}", price)
+        setattr(tick, f"bid_volume_{level}", volume)
+    for level, (price, volume) in enumerate(book.asks[:_LEVELS], start=1):
+        setattr(tick, f"ask_price_{level}", price)
+        setattr(tick, f"ask_volume_{level}", volume)
