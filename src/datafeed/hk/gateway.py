@@ -3,8 +3,9 @@
 The data recorder, BarPipeline and strategies then use HK stocks like any other
 contract: ``700.SEHK`` is AllTick's ``700.HK``.
 
-- ``connect(setting)``: ``token`` (a string is wrapped in ``Secret`` at once;
-  prefer ``ALLTICK_TOKEN`` in ``.env``), ``codes`` ("700.HK,9988.HK": their
+- ``connect(setting)``: ``token`` (empty: ``ALLTICK_TOKEN`` from the environment
+  or ``.env``, the better place, since vnpy's window saves connection settings in
+  a file; a string is wrapped in ``Secret`` at once), ``codes`` ("700.HK,9988.HK": their
   contracts are published, so the recorder can subscribe them), and optionally
   the client's intervals (``heartbeat_interval``, ``stall_timeout``, ...; see
   ``ClientSettings``). The client runs in a thread of its own with an asyncio loop.
@@ -21,6 +22,7 @@ contract: ``700.SEHK`` is AllTick's ``700.HK``.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from dataclasses import fields
 from datetime import date, datetime
@@ -31,6 +33,7 @@ from vnpy.trader.constant import Exchange, Product
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import CancelRequest, ContractData, OrderRequest, SubscribeRequest, TickData
 
+from src.core.config.env_settings import load_dotenv_file
 from src.core.config.secret_value import Secret
 from src.datafeed.hk import protocol as p
 from src.datafeed.hk.client import AllTickClient, ClientSettings, FatalFeedError, FeedSettingsError
@@ -79,6 +82,10 @@ class AllTickGateway(BaseGateway):
 
     def connect(self, setting: dict) -> None:
         token = setting.get("token", "")
+        if not token:
+            # Preferred: the token stays in .env, not in vnpy's saved connection settings.
+            load_dotenv_file()
+            token = os.environ.get("ALLTICK_TOKEN", "").strip()
         token = token if hasattr(token, "reveal") else Secret(str(token))
         if not token.reveal():
             self.write_log("AllTick: no token (set ALLTICK_TOKEN in .env)")

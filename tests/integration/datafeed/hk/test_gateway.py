@@ -14,6 +14,8 @@ from vnpy.trader.event import EVENT_CONTRACT, EVENT_TICK
 from vnpy.trader.object import SubscribeRequest
 
 from src.datafeed.hk.gateway import AllTickGateway
+from src.datafeed.hk.storage import TickStore
+from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation, open_database
 from tests.integration.datafeed.hk.alltick_server import LocalAllTickServer, ServerThread
 from tests.integration.datafeed.hk.support import TOKEN, Token
 
@@ -43,17 +45,19 @@ def wait_until(condition, timeout: float = 20.0) -> bool:
     return condition()
 
 
-def test_the_gateway_publishes_contracts_and_ticks_with_depth_merged_into_the_last_trade():
+def test_the_gateway_publishes_contracts_and_ticks_with_depth_merged_into_the_last_trade(tmp_path, monkeypatch):
     server = LocalAllTickServer(trades_per_code=60, push_rate=600, depth_every=3, clock=market_clock(0.5))
+    monkeypatch.setenv("ALLTICK_TOKEN", TOKEN)
     event_engine = EventEngine()
     ticks, contracts = [], []
     event_engine.register(EVENT_TICK, lambda event: ticks.append(event.data))
     event_engine.register(EVENT_CONTRACT, lambda event: contracts.append(event.data))
     event_engine.start()
     gateway = AllTickGateway(event_engine)
+    gateway.store = store = TickStore(open_database(DatabaseLocation.sqlite(tmp_path / "raw.db"))).start()
     try:
         with ServerThread(server):
-            gateway.connect(fast_setting(server))
+            gateway.connect({**fast_setting(server), "token": ""})  # the token comes from ALLTICK_TOKEN
             assert wait_until(lambda: len(contracts) == 2)
             for contract in contracts:
                 gateway.subscribe(SubscribeRequest(contract.symbol, contract.exchange))
@@ -75,6 +79,7 @@ def test_the_gateway_publishes_contracts_and_ticks_with_depth_merged_into_the_la
         quoted = [t for t in series if t.bid_price_1 and t.ask_price_1]
         assert quoted and all(t.bid_price_1 < t.ask_price_1 and t.bid_volume_5 > 0 for t in quoted)
     assert all(t.datetime.astimezone(HK).hour == 10 for t in ticks)
+    assert store.trade_seqs("700.HK") == store.trade_seqs("9988.HK") == list(range(1, 61))
 
 
 def test_hk_ticks_become_1_minute_bars_in_the_database_through_the_recorder(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 import peewee
 import pytest
@@ -135,3 +136,37 @@ def test_end_to_end_through_drops_and_seq_gaps_every_sent_trade_is_stored_and_ev
     last = execute(database_location, "SELECT last_seq, last_tick_time FROM hk_feed_checkpoint "
                                       "WHERE code = '700.HK' AND stream = 'trade'")
     assert last[0][0] == 299 and epoch_ms(last[0][1]) > T0 - 86_400_000
+
+
+def test_a_burst_into_a_slow_database_loses_nothing_beyond_the_counted_overflow(tmp_path):
+    from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
+
+    server = LocalAllTickServer(trades_per_code=2500, push_rate=10_000, depth_every=0)
+    store = TickStore(open_database(DatabaseLocation.sqlite(tmp_path / "burst.db")),
+                      StoreSettings(batch_rows=100, batch_ms=5, capacity=500),
+                      before_commit=lambda rows: time.sleep(0.02)).start()
+    processor = FeedProcessor(["700.HK", "9988.HK"], store)
+    client = AllTickClient(Token(TOKEN), ["700.HK", "9988.HK"], processor.on_push, fast_settings(server),
+                           rng=random.Random(3))
+
+    async def scenario():
+        await server.start()
+        task = asyncio.create_task(client.run())
+        try:
+            async with asyncio.timeout(20):
+                while processor.validator.trades_accepted < 5000:
+                    await asyncio.sleep(0.01)
+            client.stop()
+            await asyncio.wait_for(task, 5)
+        finally:
+            await server.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert store.close(timeout=60)
+    stats = store.stats
+    assert stats.dropped.get("trade", 0) > 0  # the buffer did overflow
+    for code in ("700.HK", "9988.HK"):
+        stored = set(store.trade_seqs(code))
+        in_gaps = {seq for _, first, last, _ in store.gaps(code) for seq in range(first, last + 1)}
+        assert stored | in_gaps == set(range(1, 2501)) and not stored & in_gaps
+    assert sum(len(store.trade_seqs(c)) for c in ("700.HK", "9988.HK")) + stats.dropped_total == 5000
