@@ -76,6 +76,7 @@ def pushes(n: int, codes: list[str]) -> list[str]:
 # ---------------------------------------------------------------------------- 1. throughput
 
 def bench_throughput(n: int, folder: Path) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
     raws = pushes(n, CODES)
     location = DatabaseLocation.sqlite(folder / "ours.db")
     store = TickStore(open_database(location), StoreSettings(batch_rows=2000, batch_ms=50, capacity=n + 10))
@@ -111,7 +112,8 @@ def bench_throughput(n: int, folder: Path) -> dict:
     reference = time.perf_counter() - started
     connection.close()
     return {"messages": n, "ours_msg_s": n / ours, "handler_msg_s": n / (parsed - first),
-            "reference_msg_s": n / reference, "ours_s": ours, "reference_s": reference}
+            "reference_msg_s": n / reference, "ours_s": ours, "reference_s": reference,
+            "ratio": (n / ours) / (n / reference)}
 
 
 # ---------------------------------------------------------------------------- 2. end to end
@@ -281,6 +283,7 @@ def main() -> int:
     parser.add_argument("--reconnect-seconds", type=float, default=60.0)
     parser.add_argument("--slow-ms", type=float, default=100.0)
     parser.add_argument("--only", default="throughput,e2e,reconnect,burst")
+    parser.add_argument("--repeat", type=int, default=5, help="throughput runs (the median is shown)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
@@ -290,12 +293,15 @@ def main() -> int:
         if "throughput" in parts:
             if hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(0, {0})
-            r = bench_throughput(args.messages, folder)
-            print(f"\n1. parse + validate + store, one core, {r['messages']:,} trades, batched SQLite (WAL, FULL)")
+            runs = [bench_throughput(args.messages, folder / f"run{i}") for i in range(args.repeat)]
+            r = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+            each = ", ".join(f"{run['ours_msg_s']:,.0f}" for run in runs)
+            print(f"\n1. parse + validate + store, one core, {r['messages']:,.0f} trades, batched SQLite (WAL, FULL), "
+                  f"median of {args.repeat} runs (ours: {each})")
             print(f"   ours (client handler, validator, writer thread): {r['ours_msg_s']:>10,.0f} msg/s "
                   f"({r['ours_s']:.2f} s)")
             print(f"   reference (json.loads + sqlite3 executemany):     {r['reference_msg_s']:>10,.0f} msg/s "
-                  f"({r['reference_s']:.2f} s)   ours/reference {r['ours_msg_s'] / r['reference_msg_s']:.2f}")
+                  f"({r['reference_s']:.2f} s)   ours/reference {r['ratio']:.2f} (median of the runs' ratios)")
             if hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         if "e2e" in parts:

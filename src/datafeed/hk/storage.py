@@ -300,17 +300,19 @@ class TickStore:
         trades: list[tuple] = []
         depths: list[tuple] = []
         gaps: list[SeqGap] = []
+        times: list[int] = []
         checkpoints: dict[tuple[str, str], tuple[int, int]] = {}
         tick_text, received_text = self._tick_text, self._received_text
         for item in batch:
             if type(item) is Trade:
-                trades.append((item.code, item.seq, tick_text(item.tick_time_ms * 1000),
-                               received_text(int(item.received_at * 1_000_000)), item.price, item.volume,
-                               item.turnover, item.direction))
-                key = (item.code, STREAM_TRADE)
+                code, seq, ms, price, volume, turnover, direction, received = item
+                trades.append((code, seq, tick_text(ms * 1000), received_text(int(received * 1_000_000)), price,
+                               volume, turnover, direction))
+                times.append(ms)
+                key = (code, STREAM_TRADE)
                 previous = checkpoints.get(key)
-                if previous is None or item.seq > previous[0]:
-                    checkpoints[key] = (item.seq, item.tick_time_ms)
+                if previous is None or seq > previous[0]:
+                    checkpoints[key] = (seq, ms)
             elif type(item) is Depth:
                 depths.append((item.code, item.seq, tick_text(item.tick_time_ms * 1000),
                                received_text(int(item.received_at * 1_000_000)),
@@ -347,16 +349,10 @@ class TickStore:
         self._trades_written += len(trades)
         self._depth_written += len(depths)
         self._gaps_written += len(gaps)
-        if trades:
+        if times:
             now_ms = committed * 1000.0
-            lags = self._lags
-            worst = float("-inf")
-            for item in batch:
-                if type(item) is Trade:
-                    lag = now_ms - item.tick_time_ms
-                    lags.append(lag)
-                    if lag > worst:
-                        worst = lag
+            self._lags.extend([now_ms - ms for ms in times])
+            worst = now_ms - min(times)
             if self._lag_max is None or worst > self._lag_max:
                 self._lag_max = worst
         if self.on_commit is not None:

@@ -148,15 +148,15 @@ class Validator:
         self.trades_accepted = 0
         self.depth_accepted = 0
         self._states: dict[str, _CodeState] = {}
-        self.set_codes(codes)
+        self._active: dict[str, _CodeState] = {}
         for code, (seq, ms) in (checkpoint or {}).items():
             state = self._states.setdefault(code, _CodeState())
             state.trade_seq, state.trade_ms = seq, ms
+        self.set_codes(codes)
 
     def set_codes(self, codes: Iterable[str]) -> None:
         self.codes = frozenset(codes)
-        for code in self.codes:
-            self._states.setdefault(code, _CodeState())
+        self._active = {code: self._states.setdefault(code, _CodeState()) for code in self.codes}
 
     def take_gaps(self) -> list[SeqGap]:
         gaps, self.gaps = self.gaps, []
@@ -194,14 +194,21 @@ class Validator:
                 return self._reject(RejectReason.NON_NUMERIC)
             return self._reject(RejectReason.NEGATIVE_VOLUME)
         try:
-            ms = parse_tick_time(time_text, received_at * 1000.0, self.max_future_ms)
-            seq = _seq(seq_text)
+            if type(time_text) is str and time_text.isdigit():  # the usual case, without a call
+                ms = int(time_text)
+                if ms < SECONDS_LIMIT:
+                    ms *= 1000
+                if ms < MIN_TIME_MS or ms > received_at * 1000.0 + self.max_future_ms:
+                    raise _Reject(RejectReason.BAD_TIME)
+            else:
+                ms = parse_tick_time(time_text, received_at * 1000.0, self.max_future_ms)
+            seq = int(seq_text) if type(seq_text) is str and seq_text.isdigit() else _seq(seq_text)
         except _Reject as reject:
             return self._reject(reject.reason)
         direction = data.get("trade_direction", 0)
         if direction not in _DIRECTIONS:
             direction = _DIRECTIONS.get(direction, 0) if isinstance(direction, str) else 0
-        state = self._states.get(code) if code in self.codes else None
+        state = self._active.get(code)
         if state is None:
             return self._reject(RejectReason.UNSUBSCRIBED_CODE)
         previous = state.trade_seq
@@ -240,7 +247,7 @@ class Validator:
                 raise _Reject(RejectReason.CROSSED_BOOK)
             ms = parse_tick_time(time_text, received_at * 1000.0, self.max_future_ms)
             seq = _seq(seq_text)
-            state = self._states.get(code) if code in self.codes else None
+            state = self._active.get(code)
             if state is None:
                 raise _Reject(RejectReason.UNSUBSCRIBED_CODE)
             if seq <= state.depth_seq:
