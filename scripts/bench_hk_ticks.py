@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -285,6 +286,7 @@ def main() -> int:
     parser.add_argument("--only", default="throughput,e2e,reconnect,burst")
     parser.add_argument("--repeat", type=int, default=5, help="throughput runs (the median is shown)")
     args = parser.parse_args()
+    logging.getLogger("datafeed").setLevel(logging.CRITICAL)  # reconnect lines would drown the figures
     parts = set(args.only.split(","))
     print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"(1/5/15 min), {os.cpu_count()} CPUs")

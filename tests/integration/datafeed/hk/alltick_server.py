@@ -121,12 +121,12 @@ class LocalAllTickServer:
 
     async def start(self) -> None:
         self._server = await serve(self._handle, LOOPBACK, self.port, compression=None, ping_interval=None,
-                                   max_queue=None)
+                                   max_queue=None, close_timeout=1)
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            await asyncio.wait_for(self._server.wait_closed(), timeout=5)
+            await asyncio.wait_for(self._server.wait_closed(), timeout=20)
 
     def finished(self) -> bool:
         """Every code that was ever subscribed has produced all its trades."""
@@ -369,7 +369,7 @@ class ServerThread:
 
     def __exit__(self, *exc) -> None:
         try:
-            asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(timeout=30)
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
