@@ -142,7 +142,7 @@ def _run_standalone(args: argparse.Namespace, settings: ServiceSettings, token: 
     stop = threading.Event()
     install_stop_handlers(stop, "datafeed-hk")
     service = HkFeedService(token, _database_location(), settings)
-    heartbeat = _start_heartbeat(args.heartbeat_file) if as_child else None
+    heartbeat = _start_heartbeat(args.heartbeat_file, service) if as_child else None
     try:
         code = service.run(stop)
     finally:
@@ -153,10 +153,11 @@ def _run_standalone(args: argparse.Namespace, settings: ServiceSettings, token: 
     return code
 
 
-def _start_heartbeat(path: Path):
+def _start_heartbeat(path: Path, service: HkFeedService):
+    """Beat while the feed's loop turns: a child stuck in a callback stops beating and the daemon replaces it."""
     from src.core.process.heartbeat import HeartbeatWriter
 
-    writer = HeartbeatWriter(path, 5.0)
+    writer = HeartbeatWriter(path, 5.0, probe=lambda: service.alive(30.0))
     writer.start()
     return writer
 

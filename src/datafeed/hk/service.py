@@ -70,6 +70,11 @@ class HkFeedService:
         self.store: TickStore | None = None
         self.metrics: FeedMetrics | None = None
         self.alerts: list[DomainEvent] = []
+        self.loop_tick = time.monotonic()
+
+    def alive(self, within: float = 30.0) -> bool:
+        """Whether the feed's event loop went round in the last ``within`` seconds (the daemon's heartbeat probe)."""
+        return time.monotonic() - self.loop_tick < within
 
     def run(self, stop: threading.Event) -> int:
         settings = self.settings
@@ -106,7 +111,7 @@ class HkFeedService:
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=0.1)
-                now = time.monotonic()
+                now = self.loop_tick = time.monotonic()
                 if stop.is_set() or (self.settings.duration is not None and now - started >= self.settings.duration):
                     client.stop()
                     break
