@@ -113,6 +113,7 @@ CREATE TABLE IF NOT EXISTS `hk_seq_gap` (
     `last_missing` BIGINT NOT NULL,
     `detected_at` DATETIME(6) NOT NULL,
     `filled_count` INTEGER NOT NULL,
+    `cause` VARCHAR(8) NOT NULL,                  -- feed: never received; overflow: dropped by the full buffer
     UNIQUE INDEX `hk_seq_gap_code_stream_first_missing` (`code`, `stream`, `first_missing`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 

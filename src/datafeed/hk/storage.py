@@ -36,7 +36,7 @@ from enum import Enum
 
 import peewee
 
-from src.datafeed.hk.validation import Depth, SeqGap, Trade
+from src.datafeed.hk.validation import GAP_OVERFLOW, Depth, SeqGap, Trade
 from src.strategy.infrastructure.persistence.database_connection import CONNECTION_ERRORS
 from src.strategy.infrastructure.persistence.hk_tick_schema import (
     DEPTH_TABLE,
@@ -218,10 +218,11 @@ class TickStore:
             # Recorded as a gap so the lost trade can be found and refilled; consecutive drops make one gap.
             gaps = self._gaps
             last = gaps[-1] if gaps else None
-            if last is not None and last.code == item.code and last.last_missing + 1 == item.seq:
-                gaps[-1] = SeqGap(item.code, last.first_missing, item.seq, last.detected_at)
+            if last is not None and last.code == item.code and last.cause == GAP_OVERFLOW \
+                    and last.last_missing + 1 == item.seq:
+                gaps[-1] = last._replace(last_missing=item.seq)
             else:
-                gaps.append(SeqGap(item.code, item.seq, item.seq, self.wall_clock()))
+                gaps.append(SeqGap(item.code, item.seq, item.seq, self.wall_clock(), GAP_OVERFLOW))
 
     # ------------------------------------------------------------------ writer
 
@@ -362,16 +363,17 @@ class TickStore:
 
     def _write_gaps(self, gaps: list[SeqGap]) -> None:
         merged: list[SeqGap] = []
-        for gap in sorted(gaps, key=lambda g: (g.code, g.first_missing)):
+        for gap in sorted(gaps, key=lambda g: (g.code, g.cause, g.first_missing)):
             last = merged[-1] if merged else None
-            if last is not None and last.code == gap.code and gap.first_missing <= last.last_missing + 1:
-                merged[-1] = SeqGap(last.code, last.first_missing, max(last.last_missing, gap.last_missing),
-                                    last.detected_at)
+            if last is not None and (last.code, last.cause) == (gap.code, gap.cause) \
+                    and gap.first_missing <= last.last_missing + 1:
+                merged[-1] = last._replace(last_missing=max(last.last_missing, gap.last_missing))
             else:
                 merged.append(gap)
         gaps = merged
         rows = [{"code": gap.code, "stream": STREAM_TRADE, "first_missing": gap.first_missing,
-                 "last_missing": gap.last_missing, "detected_at": local_time_s(gap.detected_at), "filled_count": 0}
+                 "last_missing": gap.last_missing, "detected_at": local_time_s(gap.detected_at), "filled_count": 0,
+                 "cause": gap.cause}
                 for gap in gaps]
         self.tables.gap.insert_many(rows).on_conflict_ignore().execute()
 
@@ -423,11 +425,14 @@ class TickStore:
         rows = model.select().where(model.stream == stream).dicts()
         return {row["code"]: (row["last_seq"], epoch_ms(row["last_tick_time"])) for row in rows}
 
-    def gaps(self, code: str | None = None) -> list[tuple[str, int, int, int]]:
+    def gaps(self, code: str | None = None, cause: str | None = None) -> list[tuple[str, int, int, int]]:
+        """(code, first missing, last missing, filled count), by code and seq; ``cause`` "feed" or "overflow"."""
         model = self.tables.gap
         query = model.select().order_by(model.code, model.first_missing)
         if code is not None:
             query = query.where(model.code == code)
+        if cause is not None:
+            query = query.where(model.cause == cause)
         return [(row.code, row.first_missing, row.last_missing, row.filled_count) for row in query]
 
     def trade_seqs(self, code: str) -> list[int]:

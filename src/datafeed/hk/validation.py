@@ -68,11 +68,16 @@ class Depth(NamedTuple):
     received_at: float
 
 
+GAP_FEED = "feed"          # the feed jumped: the vendor never sent these seqs to us
+GAP_OVERFLOW = "overflow"  # we received them, but the full buffer dropped them
+
+
 class SeqGap(NamedTuple):
     code: str
     first_missing: int
     last_missing: int
     detected_at: float
+    cause: str = GAP_FEED
 
     @property
     def size(self) -> int:

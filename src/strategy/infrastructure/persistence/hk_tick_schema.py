@@ -5,7 +5,9 @@
   same millisecond; the vendor's seq tells them apart.
 - ``hk_depth_snapshot``: order books, keyed by (code, seq); best bid/ask as
   columns, the levels as JSON ``[[price, volume], ...]``.
-- ``hk_seq_gap``: seq ranges missing per code (and how many were filled later).
+- ``hk_seq_gap``: seq ranges missing per code, by cause (``feed``: the vendor's
+  sequence jumped; ``overflow``: received but dropped by the full buffer), and
+  how many were filled later.
 - ``hk_feed_checkpoint``: per code and stream, the last seq and exchange time
   stored, written in the same transaction as the rows, so a restart knows where
   it stopped.
@@ -99,6 +101,7 @@ def bind_hk_tables(database: peewee.Database) -> HkTables:
         last_missing = peewee.BigIntegerField()
         detected_at = _MicrosecondDateTimeField()
         filled_count = peewee.IntegerField(default=0)
+        cause = peewee.CharField(max_length=STREAM_LENGTH)  # feed: never received; overflow: dropped by us
 
         class Meta:
             table_name = GAP_TABLE

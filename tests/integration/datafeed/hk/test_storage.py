@@ -7,6 +7,8 @@ import time
 
 import peewee
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from src.datafeed.hk import protocol as p
 from src.datafeed.hk.client import AllTickClient
@@ -79,7 +81,8 @@ def test_a_full_buffer_drops_by_its_policy_counts_and_records_the_drops(tmp_path
     assert store.close()
     assert store.trade_seqs("700.HK") == kept
     missing = sorted(set(range(1, 9)) - set(kept))
-    assert store.gaps() == [("700.HK", missing[0], missing[-1], 0)]
+    assert store.gaps(cause="overflow") == [("700.HK", missing[0], missing[-1], 0)]
+    assert store.gaps(cause="feed") == []
     assert store.fill_gap([trade(seq) for seq in missing]) == 3
     assert store.trade_seqs("700.HK") == list(range(1, 9))
     assert store.gaps() == [("700.HK", missing[0], missing[-1], 3)]
@@ -129,7 +132,7 @@ def test_end_to_end_through_drops_and_seq_gaps_every_sent_trade_is_stored_and_ev
     for code in ("700.HK", "9988.HK"):
         expected = [seq for seq in range(1, 301) if seq % 50]
         assert store.trade_seqs(code) == expected
-        assert store.gaps(code) == [(code, seq, seq, 0) for seq in range(50, 300, 50)]
+        assert store.gaps(code, cause="feed") == [(code, seq, seq, 0) for seq in range(50, 300, 50)]
     assert store.stats.dropped_total == 0 and processor.validator.rejected_total == 0
     depth_rows = execute(database_location, "SELECT COUNT(*) FROM hk_depth_snapshot")[0][0]
     assert depth_rows > 0
@@ -167,6 +170,34 @@ def test_a_burst_into_a_slow_database_loses_nothing_beyond_the_counted_overflow(
     assert stats.dropped.get("trade", 0) > 0  # the buffer did overflow
     for code in ("700.HK", "9988.HK"):
         stored = set(store.trade_seqs(code))
-        in_gaps = {seq for _, first, last, _ in store.gaps(code) for seq in range(first, last + 1)}
+        in_gaps = {seq for _, first, last, _ in store.gaps(code, cause="overflow") for seq in range(first, last + 1)}
         assert stored | in_gaps == set(range(1, 2501)) and not stored & in_gaps
     assert sum(len(store.trade_seqs(c)) for c in ("700.HK", "9988.HK")) + stats.dropped_total == 5000
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(jumps=st.lists(st.integers(1, 4), min_size=1, max_size=120), capacity=st.integers(5, 40),
+       batch=st.integers(1, 5), newest=st.booleans())
+def test_every_seq_is_stored_or_in_a_gap_never_both(jumps, capacity, batch, newest):
+    import tempfile
+    from pathlib import Path
+
+    from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = TickStore(open_database(DatabaseLocation.sqlite(Path(folder) / "p.db")),
+                          StoreSettings(batch_rows=batch, batch_ms=1, capacity=max(capacity, batch),
+                                        overflow=Overflow.DROP_NEWEST if newest else Overflow.DROP_OLDEST))
+        processor = FeedProcessor(["700.HK"], store)
+        seq = 0
+        for jump in jumps:  # the store is not started: the buffer fills and overflows
+            seq += jump
+            processor.on_push(p.CMD_PUSH_TRADE, {"code": "700.HK", "seq": str(seq), "tick_time": str(T0 + seq),
+                                                 "price": "1.5", "volume": "100", "turnover": "150"}, T0 / 1000)
+        store.start()
+        assert store.close()
+        stored = store.trade_seqs("700.HK")
+        covered = [s for _, first, last, _ in store.gaps("700.HK") for s in range(first, last + 1)]
+        assert sorted(stored + covered) == list(range(jumps[0], seq + 1))
+        assert len(stored) + store.stats.dropped_total == len(jumps)
+        store.database.close()
