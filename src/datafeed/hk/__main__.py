@@ -42,7 +42,7 @@ from src.datafeed.hk.client import ClientSettings, FeedSettingsError
 from src.datafeed.hk.service import EXIT_OK, HkFeedService, ServiceSettings
 from src.datafeed.hk.storage import Overflow, StoreSettings
 from src.paths import DATA_DIR
-from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
+from src.strategy.infrastructure.persistence.database_connection import DatabaseConnectionError, DatabaseLocation
 
 PROG = "python -m src.datafeed.hk"
 VARIANT = "datafeed-hk"
@@ -145,6 +145,11 @@ def _run_standalone(args: argparse.Namespace, settings: ServiceSettings, token: 
     heartbeat = _start_heartbeat(args.heartbeat_file, service) if as_child else None
     try:
         code = service.run(stop)
+    except DatabaseConnectionError as error:
+        if as_child:  # the database may come back: exit 1 and let the daemon restart the child
+            logger.error("%s", error)
+            return 1
+        raise UserInputError(str(error)) from None
     finally:
         if heartbeat is not None:
             heartbeat.stop()

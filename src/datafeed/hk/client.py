@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.uri import parse_uri
 
 from src.datafeed.hk import protocol as p
 
@@ -109,8 +110,12 @@ class ClientSettings:
             raise FeedSettingsError(f"max_codes_per_connection must be >= 1, got {self.max_codes_per_connection!r}")
         if not isinstance(self.depth_level, int) or not 1 <= self.depth_level <= 10:
             raise FeedSettingsError(f"depth_level must be 1-10, got {self.depth_level!r}")
-        if not self.url.startswith(("ws://", "wss://")):
-            raise FeedSettingsError(f"url must start with ws:// or wss://, got {self.url!r}")
+        if not self.url.startswith(("ws://", "wss://")) or "token=" in self.url:
+            raise FeedSettingsError(f"url must be ws:// or wss:// without the token, got {self.url!r}")
+        try:
+            parse_uri(self.url)
+        except (InvalidURI, ValueError) as error:
+            raise FeedSettingsError(f"url is not a WebSocket URL: {self.url!r} ({type(error).__name__})") from None
 
 
 def backoff_delay(attempt: int, initial: float, cap: float, rng: random.Random) -> float:

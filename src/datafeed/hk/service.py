@@ -24,7 +24,12 @@ from src.datafeed.hk.storage import StoreSettings, TickStore
 from src.strategy.domain.event.base import DomainEvent
 from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS
 from src.strategy.infrastructure.monitoring.strategy_monitor import StrategyMonitor
-from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation, open_database
+from src.strategy.infrastructure.persistence.database_connection import (
+    CONNECTION_ERRORS,
+    DatabaseLocation,
+    connection_error,
+    open_database,
+)
 
 logger = logging.getLogger("datafeed.hk")
 
@@ -79,7 +84,10 @@ class HkFeedService:
     def run(self, stop: threading.Event) -> int:
         settings = self.settings
         database = open_database(self.location)
-        store = self.store = TickStore(database, settings.store).start()
+        try:
+            store = self.store = TickStore(database, settings.store).start()
+        except CONNECTION_ERRORS as error:
+            raise connection_error(self.location, error, "open") from None
         monitor = StrategyMonitor.open(self.location)
         processor = FeedProcessor(settings.codes, store)
         client = self.client = AllTickClient(self.token, settings.codes, processor.on_push, settings.client,

@@ -83,3 +83,15 @@ def test_under_the_daemon_the_child_records_and_a_refused_token_stops_the_daemon
     logs = tmp_path / "logs" / "datafeed-hk"
     assert (logs / "daemon.log").is_file() and "HK feed stopped: 100 trades" in (logs / "child.log").read_text()
     assert refused.returncode == 2
+
+
+def test_an_unreachable_database_is_one_line_and_exit_2(tmp_path):
+    env = dict(os.environ, ALLTICK_TOKEN=TOKEN, VNPY_DATABASE_DRIVER="mysql", VNPY_DATABASE_DATABASE="hk",
+               VNPY_DATABASE_HOST="127.0.0.1", VNPY_DATABASE_PORT="1", VNPY_DATABASE_PASSWORD="db-secret",
+               PYTHONPATH=str(PROJECT_ROOT))
+    result = subprocess.run([sys.executable, "-m", "src.datafeed.hk", "run", "--codes", "700.HK", "--mode",
+                             "standalone", "--log-dir", str(tmp_path / "logs")], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "cannot open MySQL" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "db-secret" not in result.stderr

@@ -199,3 +199,9 @@ def test_more_codes_than_the_plan_allows_are_refused_before_sending():
         AllTickClient(Token(TOKEN), ("700.HK", "9988.HK"), Received(), ClientSettings(max_codes_per_connection=1))
     with pytest.raises(FeedSettingsError, match="Hong Kong code"):
         AllTickClient(Token(TOKEN), ("AAPL",), Received())
+
+
+def test_a_bad_url_is_refused_before_connecting():
+    for url in ("http://quote.alltick.io", "ws://127.0.0.1:notaport/x", "wss://quote.alltick.io/x?token=abc"):
+        with pytest.raises(FeedSettingsError, match="url"):
+            ClientSettings(url=url)
