@@ -12,11 +12,8 @@ contract: ``700.SEHK`` is AllTick's ``700.HK``.
 - ``subscribe(req)``: adds the code and sends the whole list again (a subscribe
   replaces the previous list on an AllTick connection).
 - ``on_tick``: a ``TickData`` for every trade, with the levels of the code's last
-  order book; and one for every order book once the code has traded, carrying
-  the last trade. ``volume`` and ``turnover`` are cumulative over the trading day
-  (vnpy's convention, which BarPipeline differentiates); ``last_volume`` is the
-  trade's. A book-driven tick carries the last trade's time, so the order of
-  tick times stays the order of trades (the two streams arrive independently).
+  order book, and one for every order book once the code has traded (see
+  ``ticks.py``).
 - No orders: ``send_order`` returns "" and logs that this gateway is data only.
 """
 from __future__ import annotations
@@ -25,13 +22,11 @@ import asyncio
 import os
 import threading
 from dataclasses import fields
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from vnpy.event import EventEngine
 from vnpy.trader.constant import Exchange, Product
 from vnpy.trader.gateway import BaseGateway
-from vnpy.trader.object import CancelRequest, ContractData, OrderRequest, SubscribeRequest, TickData
+from vnpy.trader.object import CancelRequest, ContractData, OrderRequest, SubscribeRequest
 
 from src.core.config.env_settings import load_dotenv_file
 from src.core.config.secret_value import Secret
@@ -39,21 +34,11 @@ from src.datafeed.hk import protocol as p
 from src.datafeed.hk.client import AllTickClient, ClientSettings, FatalFeedError, FeedSettingsError
 from src.datafeed.hk.pipeline import FeedProcessor
 from src.datafeed.hk.storage import TickStore
+from src.datafeed.hk.ticks import TickBuilder, code_of, symbol_of
 from src.datafeed.hk.validation import Depth, Trade
 
-HK_TIMEZONE = ZoneInfo("Asia/Hong_Kong")
 GATEWAY_NAME = "ALLTICK"
 _CLIENT_FIELDS = {f.name: f.type for f in fields(ClientSettings)}
-_LEVELS = 5
-
-
-def code_of(symbol: str) -> str:
-    """vnpy symbol "700" (or "00700") -> AllTick code "700.HK"."""
-    return p.normalise_hk_code(f"{symbol}.HK")
-
-
-def symbol_of(code: str) -> str:
-    return code[:-3]
 
 
 class AllTickGateway(BaseGateway):
@@ -73,9 +58,7 @@ class AllTickGateway(BaseGateway):
         self.store: TickStore | None = None  # optional: also keep every trade loss-free (set before connect)
         self.subscribed: list[str] = []
         self._thread: threading.Thread | None = None
-        self._books: dict[str, Depth] = {}
-        self._last: dict[str, TickData] = {}
-        self._day: dict[str, tuple[date, float, float]] = {}
+        self._ticks = TickBuilder(gateway_name)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ vnpy API
@@ -178,41 +161,9 @@ class AllTickGateway(BaseGateway):
         self.write_log(f"AllTick: stopped: {error}")
 
     def _on_trade(self, trade: Trade) -> None:
-        moment = datetime.fromtimestamp(trade.tick_time_ms / 1000.0, HK_TIMEZONE)
-        day = moment.date()
-        previous = self._day.get(trade.code)
-        volume, turnover = (previous[1], previous[2]) if previous is not None and previous[0] == day else (0.0, 0.0)
-        volume += trade.volume
-        turnover += trade.turnover
-        self._day[trade.code] = (day, volume, turnover)
-        tick = TickData(gateway_name=self.gateway_name, symbol=symbol_of(trade.code), exchange=Exchange.SEHK,
-                        datetime=moment, name=trade.code, volume=volume, turnover=turnover,
-                        last_price=trade.price, last_volume=trade.volume,
-                        localtime=datetime.fromtimestamp(trade.received_at, HK_TIMEZONE))
-        book = self._books.get(trade.code)
-        if book is not None:
-            _apply_book(tick, book)
-        self._last[trade.code] = tick
-        self.on_tick(tick)
+        self.on_tick(self._ticks.trade(trade))
 
     def _on_depth(self, depth: Depth) -> None:
-        self._books[depth.code] = depth
-        last = self._last.get(depth.code)
-        if last is None:
-            return
-        tick = TickData(gateway_name=self.gateway_name, symbol=last.symbol, exchange=Exchange.SEHK,
-                        datetime=last.datetime, name=last.name, volume=last.volume, turnover=last.turnover,
-                        last_price=last.last_price, last_volume=0.0,
-                        localtime=datetime.fromtimestamp(depth.received_at, HK_TIMEZONE))
-        _apply_book(tick, depth)
-        self._last[depth.code] = tick
-        self.on_tick(tick)
-
-
-def _apply_book(tick: TickData, book: Depth) -> None:
-    for level, (price, volume) in enumerate(book.bids[:_LEVELS], start=1):
-        setattr(tick, f"bid_price_{level}", price)
-        setattr(tick, f"bid_volume_{level}", volume)
-    for level, (price, volume) in enumerate(book.asks[:_LEVELS], start=1):
-        setattr(tick, f"ask_price_{level}", price)
-        setattr(tick, f"ask_volume_{level}", volume)
+        tick = self._ticks.depth(depth)
+        if tick is not None:
+            self.on_tick(tick)
