@@ -7,6 +7,7 @@
   --anytime                daemon: run the child at any time, not only during HKEX hours
   --url URL                the AllTick endpoint (default wss://quote.alltick.io/quote-stock-b-ws-api)
   --no-depth, --depth-level N   order books off, or their depth (default 5)
+  --no-bars                do not keep 1-minute bars (BarPipeline, HKEX sessions) in vnpy's bar table
   --metrics-interval S     seconds between metric lines and monitor rows (default 60)
   --duration S             stop after S seconds (standalone)
   --batch-rows N, --batch-ms MS, --buffer-rows N, --overflow drop_oldest|drop_newest
@@ -61,6 +62,7 @@ def build_parser() -> OneLineArgumentParser:
     run.add_argument("--anytime", action="store_true")
     run.add_argument("--url", default=p.DEFAULT_URL)
     run.add_argument("--no-depth", action="store_true")
+    run.add_argument("--no-bars", action="store_true")
     run.add_argument("--depth-level", type=positive_int, default=5)
     run.add_argument("--metrics-interval", type=positive_number, default=60.0)
     run.add_argument("--duration", type=positive_number, default=None)
@@ -141,7 +143,18 @@ def _run_standalone(args: argparse.Namespace, settings: ServiceSettings, token: 
                       console_level="WARNING" if as_child else args.log_level)
     stop = threading.Event()
     install_stop_handlers(stop, "datafeed-hk")
-    service = HkFeedService(token, _database_location(), settings)
+    bar_database = None
+    if not args.no_bars:
+        from src.core.database_factory import create_database
+
+        try:
+            bar_database = create_database(DatabaseSettings.from_environment())
+        except UserInputError as error:
+            if as_child:  # the database may come back: exit 1 and let the daemon restart the child
+                logger.error("%s", error)
+                return 1
+            raise
+    service = HkFeedService(token, _database_location(), settings, bar_database=bar_database)
     heartbeat = _start_heartbeat(args.heartbeat_file, service) if as_child else None
     try:
         code = service.run(stop)
@@ -204,6 +217,8 @@ def _child_arguments(args: argparse.Namespace) -> list[str]:
             "--log-level", args.log_level, "--log-dir", str(args.log_dir.resolve())]
     if args.no_depth:
         argv.append("--no-depth")
+    if args.no_bars:
+        argv.append("--no-bars")
     if args.duration is not None:
         argv += ["--duration", repr(args.duration)]
     return argv

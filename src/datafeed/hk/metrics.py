@@ -29,11 +29,12 @@ HK_TIMEZONE = ZoneInfo("Asia/Hong_Kong")
 class FeedMetrics:
     def __init__(self, client: AllTickClient, processor: FeedProcessor, store: TickStore | None, *,
                  monitor=None, name: str = MONITOR_NAME, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time, bars=None) -> None:
         self.client = client
         self.processor = processor
         self.store = store
         self.monitor = monitor
+        self.bars = bars
         self.name = name
         self.clock = clock
         self.wall_clock = wall_clock
@@ -47,7 +48,8 @@ class FeedMetrics:
         totals = {"trades": validator.trades_accepted, "depth": validator.depth_accepted,
                   "reconnects": counters.reconnects, "malformed": counters.malformed,
                   "gaps": self.processor.gaps_found, "rejects": dict(validator.rejects),
-                  "errors": dict(counters.errors), "dropped": 0}
+                  "errors": dict(counters.errors), "dropped": 0,
+                  "bars": self.bars.bars_written if self.bars is not None else 0}
         if self.store is not None:
             totals["dropped"] = self.store.stats.dropped_total
         return totals
@@ -74,6 +76,7 @@ class FeedMetrics:
             "gaps": totals["gaps"] - last["gaps"],
             "bad_messages": bad,
             "server_errors": errors,
+            "bars_written": totals["bars"] - last["bars"],
         }
         if self.store is not None:
             stats = self.store.stats

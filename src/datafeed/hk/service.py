@@ -17,6 +17,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from src.datafeed.hk.analytics import VolatilityWatch
+from src.datafeed.hk.bars import MinuteBarWriter
 from src.datafeed.hk.client import AllTickClient, ClientSettings, FatalFeedError, TokenLike
 from src.datafeed.hk.metrics import MONITOR_NAME, FeedMetrics
 from src.datafeed.hk.pipeline import FeedProcessor
@@ -66,8 +67,11 @@ class ServiceSettings:
 
 class HkFeedService:
     def __init__(self, token: TokenLike, location: DatabaseLocation, settings: ServiceSettings, *,
-                 market_open=hk_market_open) -> None:
+                 market_open=hk_market_open, bar_database=None) -> None:
+        """``bar_database``: vnpy's database, to keep 1-minute bars of the trades too (None: raw rows only)."""
         self.token = token
+        self.bar_database = bar_database
+        self.bars: MinuteBarWriter | None = None
         self.location = location
         self.settings = settings
         self.market_open = market_open
@@ -90,23 +94,29 @@ class HkFeedService:
             raise connection_error(self.location, error, "open") from None
         monitor = StrategyMonitor.open(self.location)
         processor = FeedProcessor(settings.codes, store)
+        if self.bar_database is not None:
+            self.bars = MinuteBarWriter(self.bar_database)
+            processor.trade_listeners.append(self.bars.on_trade)
         client = self.client = AllTickClient(self.token, settings.codes, processor.on_push, settings.client,
                                              market_open=self.market_open)
-        metrics = self.metrics = FeedMetrics(client, processor, store, monitor=monitor)
+        metrics = self.metrics = FeedMetrics(client, processor, store, monitor=monitor, bars=self.bars)
         watch = VolatilityWatch(open_database(self.location), window=settings.volatility_window,
                                 quantile=settings.volatility_quantile)
         logger.info("HK feed: %s into %s", ", ".join(settings.codes), self.location.describe())
         try:
             fatal = asyncio.run(self._main(client, metrics, watch, monitor, stop))
         finally:
+            if self.bars is not None:
+                self.bars.close()
             drained = store.close(timeout=30)
             metrics.report()
             monitor.close()
             watch.table._meta.database.close()
             stats = store.stats
-            logger.info("HK feed stopped: %d trades, %d books, %d gaps stored; %d dropped; %s", stats.trades_written,
+            logger.info("HK feed stopped: %d trades, %d books, %d gaps stored; %d dropped; %s%s", stats.trades_written,
                         stats.depth_written, stats.gaps_written, stats.dropped_total,
-                        "buffer drained" if drained else f"{stats.buffered} rows NOT written")
+                        "buffer drained" if drained else f"{stats.buffered} rows NOT written",
+                        f"; {self.bars.bars_written} 1-minute bars" if self.bars is not None else "")
         if fatal is not None:
             return EXIT_REFUSED
         return EXIT_OK
@@ -116,6 +126,7 @@ class HkFeedService:
         task = asyncio.create_task(client.run())
         started = time.monotonic()
         next_report = started + self.settings.metrics_interval
+        next_bars = started + 1.0
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=0.1)
@@ -123,6 +134,9 @@ class HkFeedService:
                 if stop.is_set() or (self.settings.duration is not None and now - started >= self.settings.duration):
                     client.stop()
                     break
+                if self.bars is not None and now >= next_bars:
+                    next_bars = now + 1.0
+                    await asyncio.to_thread(self.bars.flush)
                 if now >= next_report:
                     next_report = now + self.settings.metrics_interval
                     metrics.report()

@@ -13,6 +13,7 @@ from src.strategy.infrastructure.persistence.database_connection import Database
 from tests.db_backends import execute
 from tests.integration.datafeed.hk.alltick_server import LocalAllTickServer, ServerThread
 from tests.integration.datafeed.hk.support import TOKEN
+from tests.integration.datafeed.hk.test_gateway import market_clock
 
 FAST = ["--heartbeat-interval", "0.2", "--request-interval", "0.01", "--metrics-interval", "0.5",
         "--batch-ms", "5", "--backoff-max", "1", "--healthy-after", "1"]
@@ -44,8 +45,8 @@ def test_no_token_is_one_line_and_exit_2(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_standalone_run_records_the_trades_and_the_metrics(tmp_path):
-    server = LocalAllTickServer(trades_per_code=200, push_rate=400)
+def test_standalone_run_records_the_trades_the_1_minute_bars_and_the_metrics(tmp_path):
+    server = LocalAllTickServer(trades_per_code=200, push_rate=400, clock=market_clock(0.5))
     with ServerThread(server):
         result = run_cli(["run", "--codes", "700.HK,9988.HK", "--mode", "standalone", "--url", server.url,
                           "--duration", "3", *FAST], tmp_path)
@@ -57,6 +58,12 @@ def test_standalone_run_records_the_trades_and_the_metrics(tmp_path):
         >= 2
     log = (tmp_path / "logs" / "datafeed-hk" / "feed.log").read_text()
     assert "HK feed stopped: 400 trades" in log and TOKEN not in log
+    for code in ("700.HK", "9988.HK"):
+        traded = execute(location, "SELECT SUM(volume), COUNT(DISTINCT substr(tick_time, 1, 16)) FROM hk_trade_tick "
+                                   "WHERE code = ?", (code,))[0]
+        bars = execute(location, "SELECT SUM(volume), COUNT(*) FROM dbbardata WHERE symbol = ? AND exchange = 'SEHK' "
+                                 "AND interval = '1m'", (code[:-3],))[0]
+        assert bars == traded and bars[1] >= 3
 
 
 def test_a_refused_token_stops_with_one_line_and_exit_2(tmp_path):
