@@ -97,7 +97,9 @@ class AllTickGateway(BaseGateway):
         for key, value in setting.items():
             if key in _CLIENT_FIELDS and key not in ("token",):
                 default = getattr(ClientSettings, key, None)
-                if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, str):
+                if isinstance(default, bool) and isinstance(value, str):
+                    value = value.strip().lower() in ("1", "true", "yes", "on")
+                elif isinstance(default, (int, float)) and isinstance(value, str):
                     value = float(value) if "." in value else int(value)
                 values[key] = value
         return ClientSettings(**values)

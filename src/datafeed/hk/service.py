@@ -23,7 +23,7 @@ from src.datafeed.hk.metrics import MONITOR_NAME, FeedMetrics
 from src.datafeed.hk.pipeline import FeedProcessor
 from src.datafeed.hk.storage import StoreSettings, TickStore
 from src.strategy.domain.event.base import DomainEvent
-from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS
+from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS, SessionPhase
 from src.strategy.infrastructure.monitoring.strategy_monitor import StrategyMonitor
 from src.strategy.infrastructure.persistence.database_connection import (
     CONNECTION_ERRORS,
@@ -41,9 +41,13 @@ EXIT_REFUSED = 2
 
 
 def hk_market_open(now: float | None = None) -> bool:
-    """Whether HKEX trades now (weekdays, sessions and auctions; holidays unknown)."""
+    """Whether HKEX is in continuous trading now (weekdays; holidays unknown): when silence means a stall.
+
+    Auctions are left out: nothing trades from 09:00 to about 09:20, nor from 16:00 to about 16:08.
+    """
     moment = datetime.fromtimestamp(time.time() if now is None else now, HK_TIMEZONE)
-    return moment.weekday() < 5 and HKEX.locate(moment.replace(tzinfo=None).time()) is not None
+    match = HKEX.locate(moment.replace(tzinfo=None).time())
+    return moment.weekday() < 5 and match is not None and match.phase is SessionPhase.CONTINUOUS
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,18 @@ def test_bar_volume_is_the_volume_of_the_accepted_ticks(events):
     # Volume of ticks outside the sessions is carried into the next accepted tick's bar, as for CFFEX.
     assert sum(bar.volume for bar in bars) == accepted_volume
     assert pipeline.stats.ticks_discarded[DiscardReason.UNKNOWN_EXCHANGE] == 0
+
+
+@pytest.mark.parametrize("local, open_", [
+    ("2026-12-07 09:10", False),  # pre-opening auction: nothing trades
+    ("2026-12-07 09:31", True),
+    ("2026-12-07 12:30", False),
+    ("2026-12-07 15:59", True),
+    ("2026-12-07 16:05", False),  # closing auction
+    ("2026-12-05 10:00", False),  # Saturday
+])
+def test_the_stall_watchdog_expects_data_only_in_continuous_trading(local, open_):
+    from src.datafeed.hk.service import HK_TIMEZONE, hk_market_open
+
+    moment = datetime.fromisoformat(local).replace(tzinfo=HK_TIMEZONE)
+    assert hk_market_open(moment.timestamp()) is open_
