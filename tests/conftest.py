@@ -18,6 +18,7 @@ for _prefix in ("CTP", "SOPT"):
                    "ENVIRONMENT"):
         os.environ[f"{_prefix}_{_field}"] = ""
 os.environ["FEISHU_WEBHOOK_URL"] = ""
+os.environ["ALLTICK_TOKEN"] = ""
 
 # vnpy chooses its working folder when first imported (./.vntrader, else ~/.vntrader): pick a
 # throwaway one now, before any test module imports vnpy, so tests never write into the home folder.

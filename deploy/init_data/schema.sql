@@ -79,6 +79,53 @@ CREATE TABLE IF NOT EXISTS `option_market_statistic_checkpoint` (   -- migration
         (`market`, `data_type`, `window_start`, `window_end`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+CREATE TABLE IF NOT EXISTS `hk_trade_tick` (           -- migration 4: HK trades from AllTick
+    `code` VARCHAR(16) NOT NULL,                  -- AllTick code, 700.HK
+    `seq` BIGINT NOT NULL,                        -- the vendor's per-code sequence number
+    `tick_time` DATETIME(6) NOT NULL,             -- exchange time (Hong Kong = UTC+8)
+    `received_at` DATETIME(6) NOT NULL,           -- when the client read it (same clock)
+    `price` DOUBLE PRECISION NOT NULL,
+    `volume` DOUBLE PRECISION NOT NULL,
+    `turnover` DOUBLE PRECISION NOT NULL,
+    `trade_direction` SMALLINT NOT NULL,          -- 0 unknown, 1 buy, 2 sell
+    PRIMARY KEY (`code`, `seq`),
+    INDEX `hk_trade_tick_code_tick_time` (`code`, `tick_time`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `hk_depth_snapshot` (
+    `code` VARCHAR(16) NOT NULL,
+    `seq` BIGINT NOT NULL,
+    `tick_time` DATETIME(6) NOT NULL,
+    `received_at` DATETIME(6) NOT NULL,
+    `bid_price_1` DOUBLE PRECISION,
+    `ask_price_1` DOUBLE PRECISION,
+    `bids` LONGTEXT NOT NULL,                     -- JSON [[price, volume], ...], best first
+    `asks` LONGTEXT NOT NULL,
+    PRIMARY KEY (`code`, `seq`),
+    INDEX `hk_depth_snapshot_code_tick_time` (`code`, `tick_time`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `hk_seq_gap` (
+    `id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY,
+    `code` VARCHAR(16) NOT NULL,
+    `stream` VARCHAR(8) NOT NULL,                 -- trade
+    `first_missing` BIGINT NOT NULL,
+    `last_missing` BIGINT NOT NULL,
+    `detected_at` DATETIME(6) NOT NULL,
+    `filled_count` INTEGER NOT NULL,
+    `cause` VARCHAR(8) NOT NULL,                  -- feed: never received; overflow: dropped by the full buffer
+    UNIQUE INDEX `hk_seq_gap_code_stream_first_missing` (`code`, `stream`, `first_missing`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+CREATE TABLE IF NOT EXISTS `hk_feed_checkpoint` (
+    `code` VARCHAR(16) NOT NULL,
+    `stream` VARCHAR(8) NOT NULL,
+    `last_seq` BIGINT NOT NULL,
+    `last_tick_time` DATETIME(6) NOT NULL,
+    `updated_at` DATETIME(6) NOT NULL,
+    PRIMARY KEY (`code`, `stream`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE IF NOT EXISTS `schema_migrations` (
     `version` INTEGER NOT NULL PRIMARY KEY,
     `description` VARCHAR(200) NOT NULL,
@@ -87,4 +134,5 @@ CREATE TABLE IF NOT EXISTS `schema_migrations` (
 INSERT IGNORE INTO `schema_migrations` (`version`, `description`, `applied_at`) VALUES
     (1, 'baseline: strategy_state, monitor_signal_snapshot, strategy_event', NOW(6)),
     (2, 'strategy_state.payload_size: list snapshot sizes without reading payloads', NOW(6)),
-    (3, 'option_market_statistic and its backfill checkpoints (Futu statistics, Cboe history)', NOW(6));
+    (3, 'option_market_statistic and its backfill checkpoints (Futu statistics, Cboe history)', NOW(6)),
+    (4, 'hk_trade_tick, hk_depth_snapshot, hk_seq_gap, hk_feed_checkpoint: the HK tick feed', NOW(6));

@@ -175,6 +175,7 @@ class TestLookup:
             "GFEX",
             "SSE",
             "SZSE",
+            "SEHK",
         }
 
 

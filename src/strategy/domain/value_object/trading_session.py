@@ -136,6 +136,29 @@ class CallAuction:
 
 
 @dataclass(frozen=True)
+class ClosingAuction:
+    """A closing call-auction window ``[start, end)`` right after a session; its prints join the session's last bar.
+
+    HKEX runs one from 16:00 to a random moment between 16:08 and 16:10 (and after the
+    morning session on half days): the auction's trades belong to the day's close,
+    as the closing print at 15:00:00.x does for CFFEX.
+    """
+
+    start: time
+    end: time
+    session_index: int
+
+    def __post_init__(self) -> None:
+        _validate_whole_minute(self.start, "closing auction start")
+        _validate_whole_minute(self.end, "closing auction end")
+        if self.start >= self.end:
+            raise ValueError(f"closing auction window {self.start}-{self.end} must be non-empty and not cross "
+                             f"midnight")
+        if self.session_index < 0:
+            raise ValueError(f"closing auction session_index must be >= 0, got {self.session_index}")
+
+
+@dataclass(frozen=True)
 class SessionMatch:
     """Where a local time falls in a schedule, and which minute bar a print there joins."""
 
@@ -167,6 +190,7 @@ class TradingSchedule:
     label: str
     sessions: tuple[TradingSession, ...]
     auctions: tuple[CallAuction, ...] = ()
+    closing_auctions: tuple[ClosingAuction, ...] = ()
     _minute_table: tuple[SessionMatch | None, ...] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -204,6 +228,22 @@ class TradingSchedule:
                         f"{self.label}: auction {auction.start}-{auction.end} overlaps session "
                         f"{session.start}-{session.end}"
                     )
+        if not isinstance(self.closing_auctions, tuple):
+            raise ValueError(f"{self.label}: closing_auctions must be a tuple")
+        for closing in self.closing_auctions:
+            if not isinstance(closing, ClosingAuction):
+                raise TypeError(f"{self.label}: {closing!r} is not a ClosingAuction")
+            if closing.session_index >= len(self.sessions):
+                raise ValueError(f"{self.label}: closing auction refers to session {closing.session_index}, "
+                                 f"which does not exist")
+            closed = self.sessions[closing.session_index]
+            if closing.start != closed.end:
+                raise ValueError(f"{self.label}: closing auction {closing.start}-{closing.end} must start when "
+                                 f"session {closed.start}-{closed.end} ends")
+            for session in self.sessions:
+                if session.contains(closing.start) or closing.start < session.start < closing.end:
+                    raise ValueError(f"{self.label}: closing auction {closing.start}-{closing.end} overlaps session "
+                                     f"{session.start}-{session.end}")
         object.__setattr__(self, "_minute_table", self._build_minute_table())
 
     def _validate_order(self) -> None:
@@ -256,6 +296,14 @@ class TradingSchedule:
                         first - minute,
                         session.duration_minutes == 1,
                         auction.only_without_earlier_session,
+                    )
+        for closing in self.closing_auctions:
+            session = self.sessions[closing.session_index]
+            last = (_minute_of_day(session.start) + session.duration_minutes - 1) % MINUTES_PER_DAY
+            for minute in range(_minute_of_day(closing.start), _minute_of_day(closing.end)):
+                if table[minute] is None:
+                    table[minute] = SessionMatch(
+                        closing.session_index, session, SessionPhase.CLOSING_GRACE, last, last - minute, True
                     )
         return tuple(table)
 
@@ -454,6 +502,19 @@ COMMODITY_NIGHT_0230 = _night_schedule("commodity with night session to 02:30", 
 ETF_OPTION = _day_schedule("SSE/SZSE ETF options", (("09:30", "11:30"), ("13:00", "15:00")), ("09:15", "09:30"))
 
 
+# HKEX securities (stocks, ETFs): pre-opening auction 09:00-09:30 (orders matched about 09:20, the print joins
+# the 09:30 bar), morning 09:30-12:00, afternoon 13:00-16:00, closing auction 16:00 to 16:08-16:10 (its prints
+# join the 15:59 bar). Half days (Christmas Eve, New Year's Eve, Lunar New Year's Eve) have the morning session and
+# a closing auction 12:00-12:10 only; nothing trades at 12:00-12:10 on a full day, so one schedule serves both and
+# needs no calendar. Hong Kong keeps UTC+8 all year, the wall clock of EXCHANGE_TIMEZONE.
+HKEX_SECURITIES = TradingSchedule(
+    label="HKEX securities",
+    sessions=(TradingSession(_t("09:30"), _t("12:00")), TradingSession(_t("13:00"), _t("16:00"))),
+    auctions=(CallAuction(_t("09:00"), _t("09:30"), 0),),
+    closing_auctions=(ClosingAuction(_t("12:00"), _t("12:10"), 0), ClosingAuction(_t("16:00"), _t("16:10"), 1)),
+)
+
+
 def _products(schedule: TradingSchedule, codes: str) -> tuple[tuple[str, TradingSchedule], ...]:
     return tuple((code, schedule) for code in codes.split())
 
@@ -502,5 +563,6 @@ CHINA_TRADING_SESSIONS = TradingSessionCatalog(
         ),
         ExchangeSessions("SSE", default=ETF_OPTION),
         ExchangeSessions("SZSE", default=ETF_OPTION),
+        ExchangeSessions("SEHK", default=HKEX_SECURITIES),
     )
 )

@@ -237,12 +237,20 @@ def _create_option_market_statistic_tables(database: peewee.Database) -> None:
     database.create_tables(bind_statistic_tables(database).all, safe=True)
 
 
+def _create_hk_feed_tables(database: peewee.Database) -> None:
+    from src.strategy.infrastructure.persistence.hk_tick_schema import create_hk_tables
+
+    create_hk_tables(database)
+
+
 BASELINE_VERSION = 1
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "strategy_state.payload_size: list snapshot sizes without reading payloads",
               _add_state_payload_size),
     Migration(3, "option_market_statistic and its backfill checkpoints (Futu statistics, Cboe history)",
               _create_option_market_statistic_tables),
+    Migration(4, "hk_trade_tick, hk_depth_snapshot, hk_seq_gap, hk_feed_checkpoint: the HK tick feed",
+              _create_hk_feed_tables),
 )
 LATEST_VERSION = max([BASELINE_VERSION, *(migration.version for migration in MIGRATIONS)])
 
