@@ -16,8 +16,8 @@ from src.backtesting.config import BacktestConfig
 from src.backtesting.runner import BacktestFailedError, BacktestRunner
 from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market
 from src.core.database_factory import create_database, database_settings_from_environment
-from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, DEFAULT_TRADING_TARGET, load_strategy_config, \
-    load_trading_targets
+from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, DEFAULT_TRADING_TARGET, load_strategy_config
+from src.core.contract.trading_targets import load_tradable_targets
 from src.core.cli import OneLineArgumentParser, iso_date, positive_number, run_cli
 from src.core.logging_setup import configure_logging
 from src.paths import DATA_DIR
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     strategy_config = load_strategy_config(args.config, args.override_config)
-    products = load_trading_targets(args.trading_target)
+    products = load_tradable_targets(args.trading_target)
     backtest = BacktestConfig(start=args.start, end=args.end, capital=args.capital)
     definition = strategy_config.strategies[0]
     output_dir = args.output_dir or DATA_DIR / "backtesting" / \

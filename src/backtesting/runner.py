@@ -28,7 +28,8 @@ from src.backtesting.report import (
 from src.core.config.errors import UserInputError
 from src.core.config.schema import StrategyConfig, StrategyDefinition
 from src.core.contract.contract_registry import ContractFactory, ContractRegistry
-from src.core.contract.exchange_resolver import ExchangeResolver, UnknownProductError
+from src.core.contract.exchange_resolver import ExchangeResolver
+from src.core.contract.trading_targets import NotTradableError, tradable_product
 from src.core.contract.expiry_calculator import ExpiryCalculator
 from src.core.contract.option_discovery import OptionDiscoveryService
 from src.core.contract.symbol_generator import SymbolGenerator
@@ -36,11 +37,10 @@ from src.datafeed.synthetic_marker import synthetic_description
 from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
 from src.strategy.domain.value_object.trading_session import product_code
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
-from src.strategy.strategy_entry import StrategyEntry
+from src.strategy.strategy_entry import STRATEGY_CLASSES
 
 logger = logging.getLogger("backtesting")
 
-STRATEGY_CLASSES = {"StrategyEntry": StrategyEntry}
 
 
 class BacktestFailedError(Exception):
@@ -79,24 +79,16 @@ class BacktestRunner:
 
     # ---------------------------------------------------------------- universe
     def strategy_definition(self) -> StrategyDefinition:
-        definition = self.strategy_config.strategies[0]
-        if definition.class_name not in STRATEGY_CLASSES:
-            raise UserInputError(
-                f"{self.config_file}: strategies[0].class_name: unknown strategy class {definition.class_name!r} "
-                f"(known: {', '.join(sorted(STRATEGY_CLASSES))})")
-        return definition
+        # The schema admits only the names of STRATEGY_CLASSES (checked when the file was loaded).
+        return self.strategy_config.strategies[0]
 
     def universe(self) -> ContractRegistry:
         """Futures of the products listed over the dates, with bars in the database, and their options."""
         for product in self.products:
             try:
-                self.resolver.resolve(product)
-            except UnknownProductError:
-                raise UserInputError(
-                    f"trading_target.yaml: unknown product {product!r} "
-                    f"(known: {', '.join(self.resolver.products())})") from None
-            if not self.resolver.option_products_of(product):
-                raise UserInputError(f"trading_target.yaml: product {product} has no listed options to trade")
+                tradable_product(product, self.resolver)
+            except NotTradableError as error:
+                raise UserInputError(f"trading_target.yaml: {error}") from None
             self.backtest.spec(product)
 
         generator = SymbolGenerator(self.expiry_calculator)

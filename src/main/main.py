@@ -45,9 +45,9 @@ from src.core.config.config_loader import (  # noqa: E402
     DEFAULT_STRATEGY_CONFIG,
     DEFAULT_TRADING_TARGET,
     load_strategy_config,
-    load_trading_targets,
 )
 from src.core.config.errors import UserInputError  # noqa: E402
+from src.core.contract.trading_targets import load_tradable_targets  # noqa: E402
 from src.core.config.schema import StrategyConfig  # noqa: E402
 from src.core.process.heartbeat import HeartbeatWriter  # noqa: E402
 from src.core.cli import (  # noqa: E402
@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--heartbeat-file is set by the daemon for its child, not for a daemon")
     args.paper = args.paper or args.replay
     config = load_strategy_config(args.config, args.override_config)
-    load_trading_targets(args.trading_target)
+    load_tradable_targets(args.trading_target)
     if args.replay:
         _resolve_replay_dates(args)
     variant = variant_name(args.override_config, args.paper)

@@ -215,3 +215,7 @@ class StrategyEntry(StrategyTemplate):
         self.refusal_count = counters.refusal_count
         self.risk_breach_count = counters.risk_breach_count
         self.hedge_trade_count = counters.hedge_trade_count
+
+
+# The classes a configuration may name in strategies[].class_name (the schema admits exactly these names).
+STRATEGY_CLASSES: dict[str, type[StrategyTemplate]] = {"StrategyEntry": StrategyEntry}

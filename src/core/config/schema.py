@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time
+import typing
 from typing import Literal
 
 from src.core.config.typed_builder import InvalidField, bounded
@@ -28,9 +29,15 @@ class StrategySetting:
     bar_interval: Literal["MINUTE", "HOUR"]
 
 
+# The strategy classes the framework ships; src.strategy.strategy_entry.STRATEGY_CLASSES maps each to its class
+# (a test keeps the two equal). A new strategy class is added in both.
+StrategyClassName = Literal["StrategyEntry"]
+STRATEGY_CLASS_NAMES: tuple[str, ...] = typing.get_args(StrategyClassName)
+
+
 @dataclass(frozen=True)
 class StrategyDefinition:
-    class_name: str = field(metadata=bounded(pattern=r"[A-Za-z_][A-Za-z0-9_]*"))
+    class_name: StrategyClassName
     setting: StrategySetting
     strategy_name: str = field(default="volatility_strategy", metadata=bounded(pattern=r"[A-Za-z0-9_\-]+"))
 

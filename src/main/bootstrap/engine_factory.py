@@ -56,11 +56,10 @@ from vnpy_portfoliostrategy.base import EVENT_PORTFOLIO_LOG
 from src.core.config.errors import UserInputError
 from src.core.config.schema import StrategyDefinition
 from src.main.gateway.event_flow import TrackedEventEngine
-from src.strategy.strategy_entry import StrategyEntry
+from src.strategy.strategy_entry import STRATEGY_CLASSES
 
 logger = logging.getLogger(__name__)
 
-STRATEGY_CLASSES: dict[str, type[StrategyTemplate]] = {"StrategyEntry": StrategyEntry}
 # vnpy_portfoliostrategy's engine reports a strategy callback that raised with this in the log message.
 STRATEGY_TRACEBACK_MARK = "Traceback (most recent call last)"
 

@@ -32,7 +32,8 @@ from vnpy.trader.object import ContractData
 
 from src.core.contract.product_spec import DEFAULT_PRODUCT_SPECS
 from src.core.contract.contract_registry import ContractFactory, ContractInfo
-from src.core.contract.exchange_resolver import ExchangeResolver, UnknownProductError, UnsupportedProductError
+from src.core.contract.exchange_resolver import ExchangeResolver, UnsupportedProductError
+from src.core.contract.trading_targets import NotTradableError, tradable_product
 from src.core.contract.expiry_calculator import ExpiryCalculator
 from src.core.contract.option_discovery import OptionDiscoveryService
 from src.core.contract.symbol_generator import SymbolGenerator
@@ -76,16 +77,9 @@ class UniverseBuilder:
 
     def _checked(self, product: str) -> str:
         try:
-            code = self.resolver.normalize(product)
-        except UnknownProductError:
-            raise UserInputError(f"trading_target.yaml: unknown product {product!r} "
-                                 f"(known: {', '.join(self.resolver.products())})") from None
-        if not self.resolver.option_products_of(code):
-            raise UserInputError(f"trading_target.yaml: product {code} has no listed options to trade")
-        if code not in DEFAULT_PRODUCT_SPECS:
-            raise UserInputError(f"trading_target.yaml: no contract specification (multiplier, tick, margin) "
-                                 f"for {code}; known: {', '.join(sorted(DEFAULT_PRODUCT_SPECS))}")
-        return code
+            return tradable_product(product, self.resolver)
+        except NotTradableError as error:
+            raise UserInputError(f"trading_target.yaml: {error}") from None
 
     # ----------------------------------------------------------------- replay
     def from_history(self, source: BarOverviewSource, start: date, end: date, where: str) -> Universe:

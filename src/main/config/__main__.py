@@ -1,7 +1,9 @@
 """``python -m src.main.config [--config F] [--override-config F]``: check the configuration.
 
-Loads every configuration file the strategy processes load, prints a summary of
-what was understood, and exits 2 with one line naming the file and key at fault.
+Loads every configuration file the strategy processes load, through the same
+checks they use (strategy classes, tradable products), prints a summary of what
+was understood, and exits 2 with one line naming the file and key at fault (the
+override file when the value came from it).
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from src.core.config.config_loader import (
     DEFAULT_TRADING_TARGET,
     load_recorder_setting,
     load_strategy_config,
-    load_trading_targets,
 )
+from src.core.contract.trading_targets import load_tradable_targets
 from src.core.config.env_settings import CtpSettings, DatabaseSettings, load_dotenv_file
 from src.core.cli import OneLineArgumentParser, run_cli
 
@@ -31,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = load_strategy_config(args.config, args.override_config)
-    products = load_trading_targets(args.trading_target)
+    products = load_tradable_targets(args.trading_target)
     recorder = load_recorder_setting(args.recorder_setting)
     load_dotenv_file()
     database = DatabaseSettings.from_environment()

@@ -59,7 +59,7 @@ from src.main.bootstrap.engine_factory import (
     strategy_setting,
 )
 from src.main.bootstrap.universe import Universe, UniverseBuilder
-from src.core.config.config_loader import load_trading_targets
+from src.core.contract.trading_targets import load_tradable_targets
 from src.core.config.env_settings import DatabaseSettings
 from src.core.config.errors import UserInputError
 from src.main.config.gateway_manager import GatewayManager, GatewayUnavailableError
@@ -155,7 +155,7 @@ class ChildProcess:
     def _run(self) -> int:
         settings = database_factory.database_settings_from_environment()
         database = self._database = database_factory.create_database(settings)
-        products = load_trading_targets(self.options.trading_target_file)
+        products = load_tradable_targets(self.options.trading_target_file)
         calendar = load_cn_calendar()
         builder = UniverseBuilder(products, calendar)
         replay = self.options.replay
