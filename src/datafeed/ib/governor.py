@@ -1,8 +1,8 @@
 """One rate governor for all IB traffic of a connection.
 
 - Messages: a token bucket of ``messages_per_second`` (default 45, the client's own ceiling; TWS
-  answers error 100 over 50/s) with a small burst, so the client's sliding one-second window never
-  queues and the server's bucket never empties. Every request and cancel goes through ``message()``.
+  answers error 100 over 50/s) and no burst to speak of: ib_async's own throttle allows 45 messages in
+  any sliding second, so an even 45/s stream never queues there and the server's bucket never empties. Every request and cancel goes through ``message()``.
 - Market-data lines: at most ``max_lines`` snapshots and streams in flight (default 90 of the usual
   100 lines, leaving room for the user's own TWS windows); ``line()`` holds one.
 - Historical requests: their own budget, IB's pacing rules: at most 60 in 10 minutes, no identical
@@ -31,7 +31,7 @@ CONNECTIVITY_RESTORED = (1101, 1102)
 @dataclass(frozen=True)
 class GovernorLimits:
     messages_per_second: float = 45.0
-    burst: float = 5.0
+    burst: float = 1.0
     max_lines: int = 90
     batch_size: int = 300
     batch_pause: float = 0.5
@@ -160,9 +160,9 @@ class RateGovernor:
                     break
                 self.stats.waits += delay
                 await self.sleep(delay + 0.001)
+            await self.message()   # only moves time forward: the pacing rules still hold when it returns
             self._historical.append((self.clock(), key, contract_key))
             self.stats.historical += 1
-        await self.message()
 
     # ------------------------------------------------------------------ errors
 

@@ -327,7 +327,8 @@ class IbStore:
     # ------------------------------------------------------------------ snapshot runs
 
     def start_run(self, *, session: str, market_data_type: int, underlyings: Sequence[str],
-                  contract_ids: Sequence[int], started_at: datetime) -> int:
+                  contract_ids: Sequence[Any], started_at: datetime) -> int:
+        """A new run row; ``contract_ids`` is what is requested, in a JSON-able form (kept for resuming)."""
         row = self.tables.run.create(
             session=session, market_data_type=market_data_type, underlyings=",".join(underlyings)[:255],
             started_at=storage_time(started_at), status="running", requested=len(contract_ids), filled=0,
@@ -344,6 +345,11 @@ class IbStore:
         if status:
             query = query.where(model.status == status)
         return [_run_row(row) for row in query.order_by(model.id.desc()).limit(limit)]
+
+    def run_items(self, run_id: int) -> list[Any]:
+        """The JSON form of what a run requested."""
+        row = self.tables.run.get_or_none(self.tables.run.id == run_id)
+        return [] if row is None else json.loads(row.contract_ids or "[]")
 
     def done_contract_ids(self, run_id: int) -> set[int]:
         model = self.tables.quote
