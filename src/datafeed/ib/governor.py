@@ -121,12 +121,20 @@ class RateGovernor:
     @asynccontextmanager
     async def line(self):
         """Holds one market-data line (snapshot or stream) for the duration of the block."""
-        async with self._lines:
-            self._lines_used += 1
-            try:
-                yield
-            finally:
-                self._lines_used -= 1
+        await self.acquire_line()
+        try:
+            yield
+        finally:
+            self.release_line()
+
+    async def acquire_line(self) -> None:
+        """Takes one line until ``release_line`` (for streams that outlive a block)."""
+        await self._lines.acquire()
+        self._lines_used += 1
+
+    def release_line(self) -> None:
+        self._lines_used -= 1
+        self._lines.release()
 
     @property
     def lines_in_use(self) -> int:
