@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ib_async import IB
@@ -37,6 +37,25 @@ class ConnectionSettings:
 
     def describe(self) -> str:
         return f"TWS {self.host}:{self.port} clientId {self.client_id}"
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> ConnectionSettings:
+        """``IB_HOST`` (127.0.0.1), ``IB_PORT`` (7497, TWS paper), ``IB_CLIENT_ID`` (17); always read-only.
+
+        ValueError naming the variable when one is malformed."""
+        host = env.get("IB_HOST", "").strip() or "127.0.0.1"
+        values = {}
+        for name, default in (("IB_PORT", 7497), ("IB_CLIENT_ID", 17)):
+            text = env.get(name, "").strip()
+            if not text:
+                values[name] = default
+                continue
+            if not text.isdigit():
+                raise ValueError(f"{name}: expected a whole number, got {text!r}")
+            values[name] = int(text)
+        if not 0 < values["IB_PORT"] < 65536:
+            raise ValueError(f"IB_PORT: expected a port number 1-65535, got {values['IB_PORT']}")
+        return cls(host=host, port=values["IB_PORT"], client_id=values["IB_CLIENT_ID"], readonly=True)
 
 
 class ConnectionLost(Exception):

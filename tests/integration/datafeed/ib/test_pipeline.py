@@ -1,6 +1,7 @@
 """Each session plan carried out against the local TWS on a slice of the real SPY chain."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -106,3 +107,37 @@ def test_weekend_validates_the_scan_code_then_scans_and_maintains_the_library(sp
 def test_feed_options_refuse_what_cannot_work(options, message):
     with pytest.raises(ValueError, match=message):
         FeedOptions(**options)
+
+
+def test_the_scheduler_repeats_the_open_snapshot_every_30_minutes_and_stops_streams(spy_slice, store):
+    from datetime import timedelta
+
+    from src.datafeed.ib.scheduler import Scheduler
+
+    clock = {"now": MOMENTS["open"]}
+    streamed = (spy_slice.options[0].con_id,)
+
+    async def scenario():
+        async with FakeTws([spy_slice]) as tws:
+            governor = RateGovernor(GovernorLimits(batch_pause=0.05))
+            connection = IbConnection(ConnectionSettings(port=tws.port, client_id=12, connect_timeout=5), governor)
+            pipeline = ChainPipeline(connection, store, FeedOptions(("SPY",), stream_con_ids=streamed,
+                                                                    build_surfaces=False),
+                                     now=lambda: clock["now"], snapshot_settings=SnapshotSettings(snapshot_timeout=3))
+            scheduler = Scheduler(pipeline, now=lambda: clock["now"], ceiling=timedelta(milliseconds=10))
+
+            def tick():            # each pass of the loop is ten minutes of market time
+                clock["now"] += timedelta(minutes=10)
+            state = await scheduler.run(max_cycles=2, heartbeat=tick)
+            for _ in range(300):   # the client may hold the cancel in its own 45/s queue for a moment
+                if tws.stats.received[2]:
+                    break
+                await asyncio.sleep(0.01)
+            connection.disconnect()
+            return state, tws.stats
+    state, stats = run(scenario(), timeout=120)
+    assert state.cycles == 2 and state.failures == 0
+    first, second = (report.runs[0] for report in state.reports)
+    assert second.started_at - first.started_at == timedelta(minutes=30)
+    assert first.filled == second.filled == len(spy_slice.options) + 1
+    assert stats.received[2] == 1          # the stream was cancelled when the scheduler stopped
