@@ -166,6 +166,28 @@ class _Outcome:
     code: int | None          # error code; None when the snapshot came back
 
 
+class _SendTracker:
+    """Set once every request of a batch has gone out (or given up before sending)."""
+
+    def __init__(self, size: int) -> None:
+        self.remaining = size
+        self.marked: set[int] = set()
+        self.done = asyncio.Event()
+        if size == 0:
+            self.done.set()
+
+    def mark(self, con_id: int) -> None:
+        if con_id in self.marked:
+            return
+        self.marked.add(con_id)
+        self.remaining -= 1
+        if self.remaining <= 0:
+            self.done.set()
+
+    async def wait(self) -> None:
+        await self.done.wait()
+
+
 class SnapshotRunner:
     def __init__(self, connection: IbConnection, store: IbStore, settings: SnapshotSettings | None = None, *,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
@@ -180,6 +202,7 @@ class SnapshotRunner:
         connection.listeners.append(self._on_error)
         self.requests_sent = 0
         self.disconnects = 0
+        self._stored = 0
 
     def _on_error(self, req_id: int, code: int, message: str, contract) -> None:
         con_id = getattr(contract, "conId", 0) if contract is not None else 0
@@ -205,6 +228,7 @@ class SnapshotRunner:
 
     async def _execute(self, run_id: int, items: list[RunItem], market_data_type: int, errors: Counter) -> RunRow:
         attempts: Counter = Counter()
+        self._stored = len(self.store.done_contract_ids(run_id))
         batch_size = self.governor.limits.batch_size
         status = "completed"
         for _round in range(self.settings.max_rounds):
@@ -220,33 +244,36 @@ class SnapshotRunner:
                 LOG.error("snapshot run %d interrupted: %s", run_id, lost)
                 status = "interrupted"
                 break
+            # Batch N+1 goes out (after the pause) while batch N's answers are still being stored, so the
+            # store never holds up the request stream.
             interrupted = False
-            for start in range(0, len(pending), batch_size):
-                batch = pending[start:start + batch_size]
-                outcomes = await asyncio.gather(*(self._one(item) for item in batch))
-                rows = []
-                for outcome in outcomes:
-                    attempts[outcome.item.con_id] += 1
-                    if outcome.code is not None:
-                        errors[outcome.code] += 1
-                    if outcome.row is not None:
-                        rows.append(outcome.row)
-                    elif attempts[outcome.item.con_id] >= self.settings.max_attempts:
-                        rows.append(quote_row(outcome.item, None, recorded_at=self.now(),
-                                              error_code=outcome.code if outcome.code is not None else -1))
-                self.store.record_quotes(run_id, rows)
-                self.store.update_run(run_id, errors=dict(errors))
-                if self.progress is not None:
-                    self.progress(len(self.store.done_contract_ids(run_id)), len(items))
-                if not self.connection.connected:
-                    self.disconnects += 1
-                    LOG.warning("snapshot run %d: connection lost mid-batch, resuming after reconnect", run_id)
-                    interrupted = True
-                    break
-                if start + batch_size < len(pending) and self.governor.limits.batch_pause > 0:
-                    await asyncio.sleep(self.governor.limits.batch_pause)
-            if interrupted:
-                continue
+            inflight: asyncio.Future | None = None
+            task: asyncio.Future | None = None
+            try:
+                for start in range(0, len(pending), batch_size):
+                    batch = pending[start:start + batch_size]
+                    sent = _SendTracker(len(batch))
+                    task = asyncio.ensure_future(asyncio.gather(*(self._one(item, sent) for item in batch)))
+                    await sent.wait()
+                    if inflight is not None:
+                        self._store_outcomes(run_id, await inflight, attempts, errors, len(items))
+                    inflight, task = task, None
+                    if not self.connection.connected:
+                        interrupted = True
+                        break
+                    if start + batch_size < len(pending) and self.governor.limits.batch_pause > 0:
+                        await asyncio.sleep(self.governor.limits.batch_pause)
+                if inflight is not None:
+                    outcomes = await inflight
+                    inflight = None
+                    self._store_outcomes(run_id, outcomes, attempts, errors, len(items))
+            finally:            # cancelled (the process is stopping): no request task outlives the run
+                for pending_task in (task, inflight):
+                    if pending_task is not None and not pending_task.done():
+                        pending_task.cancel()
+            if interrupted or not self.connection.connected:
+                self.disconnects += 1
+                LOG.warning("snapshot run %d: connection lost mid-batch, resuming after reconnect", run_id)
         else:
             status = "interrupted"
         if status == "completed" and len(self.store.done_contract_ids(run_id)) < len(items):
@@ -254,7 +281,31 @@ class SnapshotRunner:
         self.store.update_run(run_id, errors=dict(errors), status=status, ended_at=self.now())
         return self.store.run(run_id)
 
-    async def _one(self, item: RunItem) -> _Outcome:
+    def _store_outcomes(self, run_id: int, outcomes: list[_Outcome], attempts: Counter, errors: Counter,
+                        total: int) -> None:
+        rows = []
+        for outcome in outcomes:
+            attempts[outcome.item.con_id] += 1
+            if outcome.code is not None:
+                errors[outcome.code] += 1
+            if outcome.row is not None:
+                rows.append(outcome.row)
+            elif attempts[outcome.item.con_id] >= self.settings.max_attempts:
+                rows.append(quote_row(outcome.item, None, recorded_at=self.now(),
+                                      error_code=outcome.code if outcome.code is not None else TIMED_OUT))
+        self._stored += self.store.record_quotes(run_id, rows)
+        self.store.update_run(run_id, errors=dict(errors))
+        if self.progress is not None:
+            self.progress(self._stored, total)
+
+    async def _one(self, item: RunItem, sent: _SendTracker | None = None) -> _Outcome:
+        try:
+            return await self._snapshot(item, sent)
+        finally:
+            if sent is not None:
+                sent.mark(item.con_id)
+
+    async def _snapshot(self, item: RunItem, sent: _SendTracker | None) -> _Outcome:
         ib = self.connection.ib
         async with self.governor.line():
             if not await self.governor.wait_connectivity(self.settings.outage_within):
@@ -266,6 +317,8 @@ class SnapshotRunner:
                 return _Outcome(item, None, -1)
             self._codes.pop(item.con_id, None)
             self.requests_sent += 1
+            if sent is not None:
+                sent.mark(item.con_id)
             try:
                 tickers = await asyncio.wait_for(ib.reqTickersAsync(item.contract()), self.settings.snapshot_timeout)
             except (asyncio.TimeoutError, ConnectionError):
