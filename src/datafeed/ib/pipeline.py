@@ -20,7 +20,7 @@ from ib_async import Contract, ScannerSubscription, Ticker
 from src.datafeed.ib.chain import ChainBuilder, ChainMaintainer, RefreshReport
 from src.datafeed.ib.connection import IbConnection
 from src.datafeed.ib.sessions import MAX_POST_UNDERLYINGS, Session, SessionPlan, SessionWindow, Task
-from src.datafeed.ib.snapshot import RunItem, SnapshotRunner, SnapshotSettings, quote_row
+from src.datafeed.ib.snapshot import NO_DATA, RunItem, SnapshotRunner, SnapshotSettings, quote_row
 from src.datafeed.ib.store import IbStore, RunRow
 from src.datafeed.ib.surface import SurfaceError, store_surface
 
@@ -104,8 +104,10 @@ class ChainPipeline:
     def __init__(self, connection: IbConnection, store: IbStore, options: FeedOptions, *,
                  snapshot_settings: SnapshotSettings | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, event_engine=None) -> None:
+        """``event_engine``: a vnpy EventEngine to publish the cached chains on as ContractData."""
         self.connection = connection
+        self.event_engine = event_engine
         self.store = store
         self.options = options
         self.now = now
@@ -115,6 +117,7 @@ class ChainPipeline:
         self.streams = StreamSet(connection)
         self._underlyings: dict[str, Contract] = {}
         self._prices: dict[str, float] = {}
+        self._published = False
 
     async def underlying(self, symbol: str) -> Contract:
         if symbol not in self._underlyings:
@@ -157,8 +160,14 @@ class ChainPipeline:
 
     async def _refresh(self, symbols, report: PlanReport, *, force: bool) -> None:
         for symbol in symbols:
-            report.refreshes.append(await self.maintainer.refresh(
-                symbol, now=self.now(), underlying_price=self._prices.get(symbol), force=force))
+            refresh = await self.maintainer.refresh(symbol, now=self.now(), underlying_price=self._prices.get(symbol),
+                                                    force=force)
+            report.refreshes.append(refresh)
+            if self.event_engine is not None and (refresh.new_contracts or refresh.purged or not self._published):
+                from src.datafeed.ib.vnpy_contracts import publish_contracts
+
+                publish_contracts(self.event_engine, self.store.contracts(symbol))
+        self._published = True
 
     def _option_items(self, symbols) -> list[RunItem]:
         today = self.now().date()
@@ -211,6 +220,19 @@ class ChainPipeline:
             await self.connection.governor.historical(key, contract.conId)
             bars = await ib.reqHistoricalDataAsync(contract, "", "2 D", "1 day", "TRADES", True, timeout=60)
             report.previous_closes[symbol] = float(bars[-1].close) if bars else None
+        items = [self._underlying_item(symbol) for symbol in symbols]
+        run_id = self.store.start_run(session="post-close", market_data_type=self.connection.market_data_type,
+                                      underlyings=list(symbols), contract_ids=[i.to_json() for i in items],
+                                      started_at=self.now())
+        rows = []
+        for item in items:
+            row = quote_row(item, None, recorded_at=self.now())
+            close = report.previous_closes.get(item.underlying)
+            row.update(close=close, underlying_price=close, error_code=None if close is not None else NO_DATA)
+            rows.append(row)
+        self.store.record_quotes(run_id, rows)
+        self.store.update_run(run_id, status="completed", ended_at=self.now())
+        report.runs.append(self.store.run(run_id))
 
     async def _scan(self, report: PlanReport) -> None:
         ib = self.connection.ib

@@ -60,23 +60,24 @@ def test_snapshot_contracts_and_resume_commands(spy_slice, tmp_path):
                                  AS_OF_POST, "--rate", "0.04")
             show = await cli(env, "contracts", "show")
             refresh = await cli(env, "contracts", "refresh", "--underlyings", "SPY", "--as-of", AS_OF_POST)
-            resume = await cli(env, "snapshot", "--underlyings", "SPY", "--resume", "1")
+            resume = await cli(env, "snapshot", "--underlyings", "SPY", "--resume", "2")
             return snapshot, show, refresh, resume
     snapshot, show, refresh, resume = run(scenario(), timeout=300)
     code, out, err = snapshot
     assert code == 0, err
     assert "session post, market data type 2" in out
-    assert f"run 1 (post): completed, requested {len(spy_slice.options) + 1}" in out
+    assert "run 1 (post-close): completed, requested 1, filled 1" in out
+    assert f"run 2 (post): completed, requested {len(spy_slice.options) + 1}" in out
     assert "previous close SPY: 645.05" in out and "surface SPY: ok" in out
     code, out, _ = show
-    assert code == 0 and f"SPY      {len(spy_slice.options):>6} contracts" in out and "run 1 post" in out
+    assert code == 0 and f"SPY      {len(spy_slice.options):>6} contracts" in out and "run 2 post" in out
     code, out, _ = refresh
     assert code == 0 and "checked less than the interval ago" in out and "requests 0" in out
     code, out, _ = resume
-    assert code == 0 and "run 1: completed" in out and "resumes 1" in out
+    assert code == 0 and "run 2: completed" in out and "resumes 1" in out
     store = IbStore.open(DatabaseLocation.sqlite(tmp_path / "ib.db"))
     try:
-        assert len(store.quotes(1)) == len(spy_slice.options) + 1
+        assert len(store.quotes(2)) == len(spy_slice.options) + 1
         assert store.surfaces("SPY")
     finally:
         store.close()

@@ -86,7 +86,9 @@ def test_after_market_takes_previous_closes_from_history(spy_slice, store):
     report, stats = execute(spy_slice, store, "post", FeedOptions(("SPY",), build_surfaces=False))
     assert report.previous_closes == {"SPY": spy_slice.spot}
     assert stats.historical_requests == 1
-    assert report.runs[0].filled == len(spy_slice.options) + 1
+    closes, snapshot = report.runs
+    assert closes.session == "post-close" and store.quotes(closes.run_id)[0]["close"] == spy_slice.spot
+    assert snapshot.filled == len(spy_slice.options) + 1
 
 
 def test_weekend_validates_the_scan_code_then_scans_and_maintains_the_library(spy_slice, store):
