@@ -13,12 +13,13 @@ Prints, each beside its reference, measured in this process:
 
 Usage: python scripts/measure_ib_chain.py [--data DIR] [--max-contracts N] [--disconnect-contracts N]
        [--qualify-expiries N]
-Needs ../shared/data (or --data); uses 127.0.0.1 only. The full chain takes about 8 minutes at 45/s.
+Needs ../shared/data (or --data); uses 127.0.0.1 only; the local TWS runs as a process of its own. The full chain takes about 8 minutes at 45/s.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import math
 import os
@@ -43,10 +44,45 @@ from src.datafeed.ib.store import IbStore  # noqa: E402
 from src.datafeed.ib.surface import store_surface  # noqa: E402
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation  # noqa: E402
 from tests.integration.datafeed.ib.cboe_chain import SPX_2022_06_10, load_spx_2022_06_10  # noqa: E402
-from tests.integration.datafeed.ib.fake_tws import FakeTws, FaultKnobs  # noqa: E402
 
 CEILING = 45.0
 RUN_STARTED = datetime(2022, 6, 10, 19, 55, tzinfo=timezone.utc)
+
+
+class ExternalTws:
+    """The local TWS in its own process (``fake_tws_process``), as TWS is: it does not share our CPU time."""
+
+    def __init__(self, data: Path, knobs: dict | None = None) -> None:
+        self.data = data
+        self.knobs = knobs or {}
+        self.process: asyncio.subprocess.Process | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> ExternalTws:
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.integration.datafeed.ib.fake_tws_process", "--data", str(self.data),
+            "--chain", "spx", "--knobs", json.dumps(self.knobs), cwd=PROJECT_ROOT, env=env,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        line = (await asyncio.wait_for(self.process.stdout.readline(), 120)).decode().split()
+        if len(line) != 2 or line[0] != "port":
+            raise RuntimeError(f"the local TWS did not start: {line}")
+        self.port = int(line[1])
+        return self
+
+    async def stats(self) -> dict:
+        self.process.stdin.write(b"stats\n")
+        await self.process.stdin.drain()
+        return json.loads(await asyncio.wait_for(self.process.stdout.readline(), 30))
+
+    async def __aexit__(self, *exc) -> None:
+        if self.process.returncode is None:
+            self.process.stdin.write(b"quit\n")
+            try:
+                await asyncio.wait_for(self.process.wait(), 15)
+            except asyncio.TimeoutError:
+                self.process.kill()
+                await self.process.wait()
 
 
 def treasury_rate(data: Path) -> float:
@@ -78,7 +114,7 @@ async def measure(args) -> None:
           f"spot {chain.spot}; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
     # 1. chain build ------------------------------------------------------------------------------
-    async with FakeTws([chain]) as tws:
+    async with ExternalTws(args.data) as tws:
         governor = RateGovernor()
         connection = IbConnection(ConnectionSettings(port=tws.port, client_id=21), governor)
         await connection.ensure(10)
@@ -94,14 +130,14 @@ async def measure(args) -> None:
         trial = [Option("SPX", e, k, r, "SMART", tradingClass=c.tradingClass)
                  for c in smart_chains if c.exchange == "SMART" for e in c.expirations if e in qualify_expiries
                  for k in c.strikes for r in ("C", "P")]
-        before = tws.stats.contract_details_requests
+        before = (await tws.stats())["contract_details_requests"]
         started = time.perf_counter()
         qualified = []
         for start in range(0, len(trial), 300):
             await governor.message(len(trial[start:start + 300]))
             qualified += await asyncio.wait_for(connection.ib.qualifyContractsAsync(*trial[start:start + 300]), 120)
         qualify_seconds = time.perf_counter() - started
-        qualify_requests = tws.stats.contract_details_requests - before
+        qualify_requests = (await tws.stats())["contract_details_requests"] - before
         found = sum(1 for q in qualified if q is not None)
         connection.disconnect()
     listed_in_trial = sum(1 for r in build.records if r.expiry_text in qualify_expiries)
@@ -119,19 +155,20 @@ async def measure(args) -> None:
     if args.max_contracts:   # a quicker look: the contracts nearest the money
         records = sorted(records, key=lambda r: (abs(math.log(r.strike / chain.spot)), r.con_id))[: args.max_contracts]
     items = [RunItem(chain.underlying_con_id, "SPX", "IND", "CBOE"), *(RunItem.of(r) for r in records)]
-    async with FakeTws([chain]) as tws:
+    async with ExternalTws(args.data) as tws:
         governor = RateGovernor(GovernorLimits())
         connection = IbConnection(ConnectionSettings(port=tws.port, client_id=22), governor)
         bar, update = progress_bar(len(items), "snapshot run")
         runner = SnapshotRunner(connection, store, SnapshotSettings(), now=lambda: RUN_STARTED, progress=update)
         await connection.ensure(10)
-        messages_before = sum(tws.stats.received.values())
+        messages_before = sum((await tws.stats())["received"].values())
         started = time.perf_counter()
         result = await runner.run(items, session="open", market_data_type=1)
         seconds = time.perf_counter() - started
         bar.close()
-        messages = sum(tws.stats.received.values()) - messages_before
-        errors_100 = tws.stats.errors_sent[100]
+        after = await tws.stats()
+        messages = sum(after["received"].values()) - messages_before
+        errors_100 = after["errors_sent"].get("100", 0)
         connection.disconnect()
     rate_msgs = messages / seconds
     print("\n2. Full snapshot run")
@@ -142,7 +179,7 @@ async def measure(args) -> None:
 
     # 3. disconnect mid-run -----------------------------------------------------------------------
     subset = items[: args.disconnect_contracts]
-    async with FakeTws([chain], FaultKnobs(drop_after_snapshots=len(subset) // 2)) as tws:
+    async with ExternalTws(args.data, {"drop_after_snapshots": len(subset) // 2}) as tws:
         governor = RateGovernor(GovernorLimits())
         connection = IbConnection(ConnectionSettings(port=tws.port, client_id=23), governor)
         runner = SnapshotRunner(connection, store, SnapshotSettings(reconnect_within=30), now=lambda: RUN_STARTED)
@@ -150,12 +187,13 @@ async def measure(args) -> None:
         dropped = await runner.run(subset, session="open", market_data_type=1)
         seconds = time.perf_counter() - started
         connection.disconnect()
-        asked_twice = sum(1 for n in tws.stats.snapshots_by_con_id.values() if n > 1)
+        fake_stats = await tws.stats()
+        asked_twice = sum(1 for n in fake_stats["snapshots_by_con_id"].values() if n > 1)
     stored = [row["con_id"] for row in store.quotes(dropped.run_id)]
     missing = len({i.con_id for i in subset} - set(stored))
     duplicated = len(stored) - len(set(stored))
     print("\n3. Disconnect mid-run (socket closed after half the snapshots)")
-    print(f"   {len(subset)} contracts, connections {tws.stats.connections}, disconnects seen "
+    print(f"   {len(subset)} contracts, connections {fake_stats['connections']}, disconnects seen "
           f"{runner.disconnects}, status {dropped.status}, filled {dropped.filled}: missing {missing}, "
           f"duplicated {duplicated} (goal 0 and 0); {asked_twice} lost in flight and asked again; {seconds:.1f} s")
 

@@ -1,8 +1,9 @@
 """One rate governor for all IB traffic of a connection.
 
-- Messages: a token bucket of ``messages_per_second`` (default 45, the client's own ceiling; TWS
-  answers error 100 over 50/s) and no burst to speak of: ib_async's own throttle allows 45 messages in
-  any sliding second, so an even 45/s stream never queues there and the server's bucket never empties. Every request and cancel goes through ``message()``.
+- Messages: at most ``messages_per_second`` (default 45, the client's own ceiling; TWS answers
+  error 100 over 50/s) in any sliding second, the very rule of ib_async's own throttle, so nothing
+  ever queues inside the client (where it would escape our accounting) and a late wake-up on a
+  busy machine is made up at once instead of being lost. Every request and cancel goes through ``message()``.
 - Market-data lines: at most ``max_lines`` snapshots and streams in flight (default 90 of the usual
   100 lines, leaving room for the user's own TWS windows); ``line()`` holds one.
 - Historical requests: their own budget, IB's pacing rules: at most 60 in 10 minutes, no identical
@@ -30,8 +31,8 @@ CONNECTIVITY_RESTORED = (1101, 1102)
 
 @dataclass(frozen=True)
 class GovernorLimits:
-    messages_per_second: float = 45.0
-    burst: float = 1.0
+    messages_per_second: int = 45
+    window: float = 1.005                 # one second, plus a margin for the client's later timestamps
     max_lines: int = 90
     batch_size: int = 300
     batch_pause: float = 0.5
@@ -43,11 +44,11 @@ class GovernorLimits:
     historical_backoff: float = 15.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.messages_per_second <= 50:
-            raise ValueError(f"messages_per_second must be in (0, 50] (TWS refuses more), got "
+        if not (isinstance(self.messages_per_second, int) and 0 < self.messages_per_second <= 50):
+            raise ValueError(f"messages_per_second must be a whole number 1-50 (TWS refuses more), got "
                              f"{self.messages_per_second}")
-        if not 1 <= self.burst <= self.messages_per_second:
-            raise ValueError(f"burst must be between 1 and messages_per_second, got {self.burst}")
+        if not self.window >= 1.0:
+            raise ValueError(f"window must be at least one second, got {self.window}")
         if not 1 <= self.max_lines <= 10_000:
             raise ValueError(f"max_lines must be at least 1, got {self.max_lines}")
         if not 1 <= self.batch_size <= 300:
@@ -73,8 +74,7 @@ class RateGovernor:
         self.clock = clock
         self.sleep = sleep
         self.stats = GovernorStats()
-        self._tokens = self.limits.burst
-        self._stamp = clock()
+        self._sent: deque[float] = deque(maxlen=self.limits.messages_per_second)
         self._paused_until = 0.0
         self._backoff = self.limits.backoff
         self._last_penalty = -1e18
@@ -90,18 +90,14 @@ class RateGovernor:
 
     # ------------------------------------------------------------------ messages
 
-    def _refill(self, now: float) -> None:
-        rate = self.limits.messages_per_second
-        self._tokens = min(self.limits.burst, self._tokens + (now - self._stamp) * rate)
-        self._stamp = now
-
     def delay_for_message(self) -> float:
         """Seconds until one message may go (0 when one may go now); takes nothing."""
         now = self.clock()
-        self._refill(now)
         pause = max(0.0, self._paused_until - now)
-        shortfall = max(0.0, 1.0 - self._tokens) / self.limits.messages_per_second
-        return max(pause, shortfall)
+        sent = self._sent
+        full = len(sent) == sent.maxlen
+        window_wait = max(0.0, sent[0] + self.limits.window - now) if full else 0.0
+        return max(pause, window_wait)
 
     async def message(self, count: int = 1) -> None:
         """Waits until ``count`` messages may be sent, and takes them from the budget."""
@@ -113,7 +109,7 @@ class RateGovernor:
                         break
                     self.stats.waits += delay
                     await self.sleep(delay)
-                self._tokens -= 1.0
+                self._sent.append(self.clock())
                 self.stats.messages += 1
 
     # ------------------------------------------------------------------ lines
@@ -184,7 +180,6 @@ class RateGovernor:
                 self._backoff = min(self.limits.max_backoff, self._backoff * 2)
             self._last_penalty = now
             self._paused_until = max(self._paused_until, now + self._backoff)
-            self._tokens = 0.0
         elif code == 162:
             self._historical_paused_until = max(self._historical_paused_until, now + self._historical_backoff)
             self._historical_backoff = min(600.0, self._historical_backoff * 2)
