@@ -436,4 +436,5 @@ def _run_row(row) -> RunRow:
                   ended_at=from_storage_time(row.ended_at) if row.ended_at else None, status=row.status,
                   requested=row.requested, filled=row.filled,
                   errors={int(k): v for k, v in json.loads(row.errors or "{}").items()}, resumes=row.resumes or 0,
-                  contract_ids=tuple(json.loads(row.contract_ids or "[]")))
+                  contract_ids=tuple(int(value[0]) if isinstance(value, list) else int(value)
+                                     for value in json.loads(row.contract_ids or "[]")))

@@ -135,3 +135,33 @@ def test_cached_chain_reaches_vnpy_as_option_contracts(spx_chain, tmp_path):
         assert contract.size == 100
     finally:
         main_engine.close()
+
+
+def test_runs_quotes_and_surfaces_round_trip(ib_database):
+    from datetime import date
+
+    store = IbStore.open(ib_database)
+    try:
+        run_id = store.start_run(session="open", market_data_type=1, underlyings=["SPX"],
+                                 contract_ids=[[1, "SPX", "OPT", "SMART", "2022-06-17", 3900.0, "C"]], started_at=NOW)
+        row = dict(con_id=1, underlying="SPX", expiry=date(2022, 6, 17), strike=3900.0, option_right="C",
+                   bid=61.6, ask=None, last=None, close=61.5, bid_size=12.0, ask_size=None, last_size=None,
+                   volume=6843.0, open_interest=None, iv=0.2838, delta=0.5187, gamma=0.0026, vega=None,
+                   theta=None, underlying_price=3900.86, greeks_source="model", market_data_type=1,
+                   error_code=None, recorded_at=NOW)
+        assert store.record_quotes(run_id, [row]) == 1
+        assert store.record_quotes(run_id, [row]) == 0          # a repeated contract is never a second row
+        store.update_run(run_id, errors={100: 2}, status="completed", ended_at=NOW + timedelta(minutes=1),
+                         resumed=True)
+        run_row = store.run(run_id)
+        assert (run_row.status, run_row.requested, run_row.filled, run_row.errors, run_row.resumes) == \
+            ("completed", 1, 1, {100: 2}, 1)
+        assert run_row.started_at == NOW and run_row.contract_ids == (1,)
+        [stored] = store.quotes(run_id)
+        assert stored["ask"] is None and stored["bid"] == 61.6 and stored["expiry"] == date(2022, 6, 17)
+        store.save_surface(run_id, "SPX", NOW, 0.012, {"forwards": [1.0]}, NOW)
+        store.save_surface(run_id, "SPX", NOW, 0.013, {"forwards": [2.0]}, NOW)   # rebuilt: replaced
+        [surface] = store.surfaces("SPX")
+        assert surface["payload"] == {"forwards": [2.0]} and surface["rate"] == 0.013
+    finally:
+        store.close()

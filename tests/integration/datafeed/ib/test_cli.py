@@ -52,6 +52,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_snapshot_contracts_and_resume_commands(spy_slice, tmp_path):
     async def scenario():
         async with FakeTws([spy_slice], FaultKnobs(market_open=False)) as tws:
@@ -107,6 +108,7 @@ def test_tws_unreachable_is_exit_code_3(tmp_path):
     assert code == 3 and "cannot reach TWS 127.0.0.1" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_run_under_the_daemon_snapshots_and_stops_cleanly_on_sigterm(spy_slice, tmp_path):
     async def scenario():
         async with FakeTws([spy_slice]) as tws:

@@ -51,6 +51,7 @@ def snapshot_run(chain, store, options, *, market_open=True, market_data_type=1,
     return run(scenario(), timeout=120)
 
 
+@pytest.mark.slow
 def test_surface_from_a_live_snapshot_matches_cboe_ivs(spx_chain, store):
     options = otm_band(spx_chain, EXPIRIES, width=0.06)
     result = snapshot_run(spx_chain, store, options)
