@@ -63,7 +63,7 @@ class ExternalTws:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.integration.datafeed.ib.fake_tws_process", "--data", str(self.data),
             "--chain", "spx", "--knobs", json.dumps(self.knobs), cwd=PROJECT_ROOT, env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26)
         line = (await asyncio.wait_for(self.process.stdout.readline(), 120)).decode().split()
         if len(line) != 2 or line[0] != "port":
             raise RuntimeError(f"the local TWS did not start: {line}")
