@@ -54,6 +54,17 @@ def test_handshake_startup_requests_and_chain_structure(spx_chain):
     run(scenario())
 
 
+def test_a_trading_client_gets_all_six_startup_answers(spx_chain):
+    async def scenario():
+        async with FakeTws([spx_chain]) as tws:
+            ib = IB()
+            await ib.connectAsync("127.0.0.1", tws.port, clientId=2, timeout=5, readonly=False,
+                                  raiseSyncErrors=True)       # any start-up request left unanswered raises
+            assert all(tws.stats.received[m] == 1 for m in (61, 5, 99, 6, 76, 7))
+            ib.disconnect()
+    run(scenario())
+
+
 def test_snapshot_carries_the_file_quotes(spx_chain):
     option = next(o for o in spx_chain.options if o.bid > 1 and o.ask > o.bid and o.iv > 0 and o.last > 0)
 
