@@ -87,3 +87,18 @@ def test_a_run_without_quotes_for_the_underlying_is_refused(spx_chain, store):
     result = snapshot_run(spx_chain, store, options)
     with pytest.raises(SurfaceError, match="no quotes for QQQ"):
         chain_snapshot(store, result.run_id, "QQQ", rate=0.0)
+
+
+def test_live_and_frozen_quotes_are_never_mixed_in_one_surface(store):
+    from datetime import date
+
+    run_id = store.start_run(session="open", market_data_type=1, underlyings=["SPX"], contract_ids=[],
+                             started_at=RUN_STARTED)
+    base = dict(underlying="SPX", expiry=date(2022, 6, 17), option_right="C", ask=11.0, last=None, close=None,
+                bid_size=1.0, ask_size=1.0, last_size=None, volume=1.0, open_interest=None, iv=None, delta=None,
+                gamma=None, vega=None, theta=None, underlying_price=3900.0, greeks_source=None, error_code=None,
+                recorded_at=RUN_STARTED)
+    store.record_quotes(run_id, [dict(base, con_id=1, strike=3900.0, bid=10.0, market_data_type=1),
+                                 dict(base, con_id=2, strike=3910.0, bid=9.0, market_data_type=2)])
+    with pytest.raises(SurfaceError, match="frozen and live quotes are never combined"):
+        chain_snapshot(store, run_id, "SPX", rate=0.0)
