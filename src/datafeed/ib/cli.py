@@ -31,7 +31,7 @@ from src.core.config.errors import ConfigError, UserInputError
 from src.core.logging_setup import configure_logging
 from src.core.process.exit_codes import EXIT_GATEWAY_UNAVAILABLE, EXIT_OK
 from src.paths import DATA_DIR, PROJECT_ROOT
-from src.strategy.infrastructure.persistence.database_connection import DatabaseConnectionError, DatabaseLocation
+from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 
 PROG = "python -m src.datafeed.ib"
 LOG = logging.getLogger("ib_feed")
@@ -143,7 +143,7 @@ def open_store():
         return IbStore.open(location)
     except Exception as error:  # peewee and the drivers raise many kinds
         detail = location.mask(str(error).splitlines()[0] if str(error) else type(error).__name__)
-        raise DatabaseConnectionError(f"cannot open {location.describe()}: {detail}") from None
+        raise UserInputError(f"cannot open {location.describe()}: {type(error).__name__}: {detail}") from None
 
 
 def feed_options(args):

@@ -102,6 +102,15 @@ def test_bad_input_is_one_line_and_exit_code_2(spy_slice, tmp_path, args, env_ex
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path):
+    env = {**environment(tmp_path, free_port()), "VNPY_DATABASE_DRIVER": "mysql", "VNPY_DATABASE_DATABASE": "ib",
+           "VNPY_DATABASE_HOST": "127.0.0.1", "VNPY_DATABASE_PORT": str(free_port()),
+           "VNPY_DATABASE_PASSWORD": "hunter2-secret"}
+    code, _, err = run(cli(env, "contracts", "show"))
+    assert code == 2 and "cannot open MySQL" in err and len(err.strip().splitlines()) == 1
+    assert "hunter2-secret" not in err and "Traceback" not in err
+
+
 def test_tws_unreachable_is_exit_code_3(tmp_path):
     env = environment(tmp_path, free_port())
     code, _, err = run(cli(env, "--connect-within", "0.5", "snapshot", "--underlyings", "SPY"))

@@ -10,9 +10,8 @@ import pytest
 from src.datafeed.ib.connection import ConnectionSettings, IbConnection
 from src.datafeed.ib.governor import GovernorLimits, RateGovernor
 from src.datafeed.ib.snapshot import NO_DATA, RunItem, SnapshotRunner, SnapshotSettings
-from src.datafeed.ib.store import IB_TABLES, IbStore
+from src.datafeed.ib.store import IbStore
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
-from tests.db_backends import drop_tables
 from tests.integration.datafeed.ib.cboe_chain import CboeChain, ListedOption
 from tests.integration.datafeed.ib.conftest import run
 from tests.integration.datafeed.ib.fake_tws import FakeTws, FaultKnobs
