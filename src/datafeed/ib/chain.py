@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 
 from ib_async import IB, Contract, Index, Option, Stock
 
-from src.datafeed.ib.contracts import OptionRecord, record_from_details
+from src.datafeed.ib.contracts import OptionRecord, exchange_date, record_from_details
 from src.datafeed.ib.governor import RateGovernor
 
 LOG = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class ChainMaintainer:
     async def refresh(self, symbol: str, *, now: datetime, underlying_price: float | None = None,
                       force: bool = False) -> RefreshReport:
         symbol = symbol.strip().upper()
-        today = now.date()
+        today = exchange_date(now)
         purged = self.store.purge_expired(symbol, today)
         check = self.store.last_check(symbol)
         moved = (check is not None and underlying_price is not None and check.reference_price

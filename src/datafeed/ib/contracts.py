@@ -51,6 +51,13 @@ class OptionRecord:
         return datetime.combine(self.expiry, clock, tzinfo=US_EASTERN)
 
 
+def exchange_date(moment: datetime) -> date:
+    """The US/Eastern calendar date of an aware moment (what "today" means for US expiries)."""
+    if moment.tzinfo is None:
+        raise ValueError("the time must be timezone-aware")
+    return moment.astimezone(US_EASTERN).date()
+
+
 def record_from_details(details, underlying: str) -> OptionRecord | None:
     """An ``OptionRecord`` from an ib_async ``ContractDetails``; None when it is not a usable option."""
     contract = details.contract

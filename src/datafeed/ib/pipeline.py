@@ -19,6 +19,7 @@ from ib_async import Contract, ScannerSubscription, Ticker
 
 from src.datafeed.ib.chain import ChainBuilder, ChainMaintainer, RefreshReport
 from src.datafeed.ib.connection import IbConnection
+from src.datafeed.ib.contracts import exchange_date
 from src.datafeed.ib.sessions import MAX_POST_UNDERLYINGS, Session, SessionPlan, SessionWindow, Task
 from src.datafeed.ib.snapshot import NO_DATA, RunItem, SnapshotRunner, SnapshotSettings, quote_row
 from src.datafeed.ib.store import IbStore, RunRow
@@ -141,7 +142,7 @@ class ChainPipeline:
             if task in (Task.CHAIN_UPDATE, Task.CHAIN_CHECK, Task.MAINTENANCE):
                 await self._refresh(symbols, report, force=task is not Task.CHAIN_CHECK)
                 if task is Task.MAINTENANCE:
-                    self.store.purge_expired(None, self.now().date())
+                    self.store.purge_expired(None, exchange_date(self.now()))
             elif task is Task.OPEN_INTEREST:
                 report.runs.append(await self.runner.open_interest_pass(
                     self._option_items(symbols), session=f"{window.session.value}-oi",
@@ -170,7 +171,7 @@ class ChainPipeline:
         self._published = True
 
     def _option_items(self, symbols) -> list[RunItem]:
-        today = self.now().date()
+        today = exchange_date(self.now())
         items: list[RunItem] = []
         for symbol in symbols:
             records = [r for r in self.store.contracts(symbol) if r.expiry >= today]

@@ -84,3 +84,11 @@ def test_every_moment_falls_inside_its_window(moment):
     plan = PLANS[window.session]
     wake = next_wakeup(plan, window, None, now)
     assert now <= wake <= now + timedelta(minutes=5)
+
+
+def test_today_is_the_new_york_date():
+    from src.datafeed.ib.contracts import exchange_date
+
+    assert exchange_date(datetime(2022, 6, 11, 1, 0, tzinfo=timezone.utc)).isoformat() == "2022-06-10"
+    with pytest.raises(ValueError):
+        exchange_date(datetime(2022, 6, 11, 1, 0))
