@@ -1,0 +1,3 @@
+from src.datafeed.ib.cli import entry
+
+entry()
