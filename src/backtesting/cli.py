@@ -73,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
     print(f"Data: {result.data_source}")
+    print(f"Period: {args.start} to {args.end} (vnpy's daily results below also cover the warm-up days)")
     print(result.statistics_table)
     print(f"\nReport: {result.output_dir}  (summary.json, trades.csv, chart.html, backtest.log)")
     print(f"Run time: {time.monotonic() - started:.1f} s")

@@ -16,11 +16,14 @@ from typing import Any
 from vnpy.trader.database import BaseDatabase
 
 from src.backtesting.config import BacktestConfig
+from src.backtesting.book_recorder import BookRecorder
 from src.backtesting.engine import OptionBacktestingEngine
 from src.backtesting.report import (
     TradeCounts,
     count_trades,
     format_statistics,
+    premium_flows,
+    statistics_rows,
     write_chart,
     write_summary,
     write_trades,
@@ -75,6 +78,7 @@ class BacktestRunner:
         self.expiry_calculator = ExpiryCalculator(self.calendar, self.resolver)
         self.factory = ContractFactory(self.expiry_calculator, backtest.product_specs, self.resolver)
         self.last_engine: OptionBacktestingEngine | None = None
+        self.book = BookRecorder()
         self.registry: ContractRegistry | None = None
 
     # ---------------------------------------------------------------- universe
@@ -159,7 +163,9 @@ class BacktestRunner:
         engine.add_strategy(strategy_class or STRATEGY_CLASSES[definition.class_name], setting)
         if hasattr(engine.strategy, "configure"):
             # The configuration this runner loaded, once, is the strategy's: it reads no file.
-            engine.strategy.configure(StrategyRuntime(self.strategy_config, event_handlers=self.event_handlers))
+            self.book = BookRecorder()
+            engine.strategy.configure(StrategyRuntime(self.strategy_config, event_handlers=self.event_handlers,
+                                                      snapshot_recorder=self.book))
         logger.info("loading %d contracts (%d options) from %s to %s", len(vt_symbols),
                     sum(1 for info in registry if info.is_option), warmup_start, self.backtest.end)
         engine.load_data()
@@ -205,10 +211,18 @@ class BacktestRunner:
                                     **strategy.hedging_summary(),
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
+        extra_rows = (("Signals", strategy.signal_count), ("Orders", strategy.order_count),
+                      ("Refusals", strategy.refusal_count), ("Risk breaches", strategy.risk_breach_count))
         write_chart(output_dir / "chart.html", daily,
-                    f"{definition.strategy_name} {self.backtest.start} - {self.backtest.end}")
+                    f"{definition.strategy_name} {self.backtest.start} - {self.backtest.end} ({data_source})",
+                    statistics_rows=[("Period", f"{self.backtest.start} to {self.backtest.end}")]
+                    + statistics_rows(statistics, counts, extra_rows),
+                    samples=self.book.samples, trades=trades,
+                    flows=premium_flows(trades, lambda vt: registry.get(vt).is_option,
+                                        lambda vt: registry.get(vt).size),
+                    **book_at_the_end(strategy))
         return BacktestResult(output_dir=output_dir, summary=summary,
-                              statistics_table=format_statistics(statistics, counts), counts=counts,
+                              statistics_table=format_statistics(statistics, counts, extra_rows), counts=counts,
                               vt_symbols=tuple(vt_symbols), data_source=data_source)
 
     def data_source(self, vt_symbols) -> str:
@@ -224,3 +238,18 @@ class BacktestRunner:
         for _ in range(days):
             day = self.calendar.previous_trading_day(day)
         return day
+
+
+def book_at_the_end(strategy) -> dict:
+    """The positions still open and the orders still working when the replay ended (a strategy without a
+    trading cycle, such as the benchmark's do-nothing template, has neither)."""
+    cycle = getattr(strategy, "cycle", None)
+    if cycle is None:
+        return {"open_positions": [], "working_orders": []}
+    positions = [{"contract": p.vt_symbol, "side": p.direction.value, "lots": p.volume,
+                  "average price": round(p.avg_price, 4), "last price": cycle.last_prices.get(p.vt_symbol)}
+                 for p in cycle.positions.positions()]
+    orders = [{"contract": view.instruction.vt_symbol, "side": view.instruction.direction.value,
+               "offset": view.instruction.offset.value, "lots left": view.remaining,
+               "why": view.instruction.reason} for view in cycle.executor.working_executions()]
+    return {"open_positions": positions, "working_orders": orders}

@@ -71,7 +71,8 @@ class StrategyRuntime:
     ``state_repository``: StateRepository (load/save/pop_events); ``monitor``: StrategyMonitor
     (record_snapshot/record_events/flush); ``history``: HistoryDataRepository whose recent bars, up to
     ``warmup_end`` (now by default), warm the indicators up; ``event_handlers``: more subscribers of
-    the cycle's message bus, as (event type, handler) pairs.
+    the cycle's message bus, as (event type, handler) pairs; ``snapshot_recorder``: where the cycle's view
+    of the book goes after each window bar when there is no monitor (a backtest's report).
     """
 
     config: StrategyConfig
@@ -81,6 +82,7 @@ class StrategyRuntime:
     history: object | None = None
     warmup_end: datetime | None = None
     event_handlers: tuple = field(default_factory=tuple)
+    snapshot_recorder: object | None = None
 
     def with_persistence(self, **changes) -> StrategyRuntime:
         return dataclasses.replace(self, **changes)
@@ -193,6 +195,8 @@ def attach_runtime(cycle: TradingCycle, runtime: StrategyRuntime) -> None:
     if runtime.monitor is not None:
         cycle.bus.subscribe_batch(MonitorEventHandler(cycle.strategy_name, runtime.monitor))
         cycle.snapshot_recorder = runtime.monitor
+    elif runtime.snapshot_recorder is not None:
+        cycle.snapshot_recorder = runtime.snapshot_recorder
     for event_type, handler in runtime.event_handlers:
         cycle.bus.subscribe(event_type, handler)
 

@@ -525,7 +525,14 @@ class TradingCycle:
             "active_contracts": dict(self.instruments.active_contracts()),
             "hedging": self.hedging_summary(),
             "counters": self.counters.as_dict(),
+            "account": self._account_view(at),
+            "underlying": {product: self.last_prices.get(vt_symbol)
+                           for product, vt_symbol in self.instruments.active_contracts().items()},
         }
+
+    def _account_view(self, at: datetime) -> dict:
+        account = self.account(at)
+        return {"balance": account.balance, "margin": account.frozen, "available": account.available}
 
     # ------------------------------------------------------------ events
     def _refuse(self, at: datetime, stage: str, vt_symbol: str | None, reason: str, product: str | None) -> None:
