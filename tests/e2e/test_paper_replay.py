@@ -31,6 +31,8 @@ def test_replay_trades_and_leaves_its_fills_in_the_database(tmp_path, sample_mar
     # The warm-up the backtest would use (two trading days for 1-minute bars), then the two replayed days.
     assert "warm-up 2026-01-08..2026-01-09 (2 trading days), replay 2026-01-12..2026-01-13" in log
     assert "warm-up done" in log and "replay finished" in log
+    assert re.search(r"replay summary volatility_strategy: P&L realized -?[\d.]+, open -?[\d.]+", log)
+    assert re.search(r"replay summary: \d+ fills in table paper_trade of SQLite file", log)
     recorded = int(re.search(r"paper trades recorded by this run: (\d+) \(run_id ([^)]+)\)", log).group(1))
     trades = paper_trades(database)
     print(f"paper replay: {len(trades)} trades")

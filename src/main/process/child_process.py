@@ -154,6 +154,7 @@ class ChildProcess:
 
     def _run(self) -> int:
         settings = database_factory.database_settings_from_environment()
+        self._database_description = settings.describe()
         database = self._database = database_factory.create_database(settings)
         products = load_tradable_targets(self.options.trading_target_file)
         calendar = load_cn_calendar()
@@ -349,6 +350,8 @@ class ChildProcess:
         if self.trade_store is not None:
             logger.info("paper trades recorded by this run: %d (run_id %s)", self.trade_store.trades_recorded,
                         self.trade_store.run_id)
+        if self.replay_gateway is not None:
+            self._log_replay_summary()
         engines.close()
         for closeable in self._closeables:
             try:
@@ -358,6 +361,24 @@ class ChildProcess:
         if self.trade_store is not None:
             self.trade_store.close()
         self.engines = None
+
+    def _log_replay_summary(self) -> None:
+        """What a replay did, like the backtest's table: per strategy its P&L and book, then where the fills are."""
+        at = self.replay_gateway.market_time or datetime.now(EXCHANGE_TIMEZONE)
+        for strategy in self.strategies:
+            cycle = getattr(strategy, "cycle", None)
+            if cycle is None:
+                continue
+            view = cycle.monitor_view(at)
+            counters = view["counters"]
+            logger.info("replay summary %s: P&L realized %.2f, open %.2f (marked at the last prices), total %.2f; "
+                        "%d positions open; %d signals, %d orders, %d refusals, %d risk breaches",
+                        strategy.strategy_name, view["pnl"]["realized"], view["pnl"]["unrealized"],
+                        view["pnl"]["total"], len(view["positions"]), counters["signal_count"],
+                        counters["order_count"], counters["refusal_count"], counters["risk_breach_count"])
+        if self.trade_store is not None:
+            logger.info("replay summary: %d fills in table paper_trade of %s, run_id %s",
+                        self.trade_store.trades_recorded, self._database_description, self.trade_store.run_id)
 
     def _stop_strategies(self, engines: Engines) -> None:
         """vnpy's stop_strategy (on_stop: state saved; orders cancelled), run in the event thread.
