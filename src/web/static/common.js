@@ -53,6 +53,10 @@ const Dash = (() => {
     return serverNow() - snapshot.recorded_epoch > limit;
   }
 
+  function pushed() {  // how many pushes the page applied (the browser tests read it)
+    document.body.dataset.pushes = String(Number(document.body.dataset.pushes || "0") + 1);
+  }
+
   function socket(onConnect) {
     if (typeof io !== "function") { setConnection("disconnected"); return null; }
     const client = io({transports: ["websocket", "polling"], reconnectionDelayMax: 5000});
@@ -63,5 +67,5 @@ const Dash = (() => {
     return client;
   }
 
-  return {getJSON, text, number, signed, setConnection, touched, setDatabase, isStale, socket, setServerTime, serverNow};
+  return {pushed, getJSON, text, number, signed, setConnection, touched, setDatabase, isStale, socket, setServerTime, serverNow};
 })();

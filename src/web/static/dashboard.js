@@ -142,10 +142,24 @@
     state.curve.push({id: snapshot.id, bar_time: snapshot.bar_time, pnl: snapshot.pnl, delta: snapshot.delta,
                       gamma: snapshot.gamma, vega: snapshot.vega, theta: snapshot.theta});
     if (state.curve.length > MAX_CURVE) state.curve.splice(0, state.curve.length - MAX_CURVE);
-    renderLatest();
-    renderCurves();
-    window.__lastSnapshotApplied = {id: snapshot.id, at: Date.now()};
-    Dash.touched();
+    Dash.pushed();
+    scheduleRender();
+  }
+
+  // Pushes can come by the hundred a second (a replay at full speed): draw at most every RENDER_MS.
+  const RENDER_MS = 250;
+  let renderTimer = null, lastRender = 0;
+  function scheduleRender() {
+    if (renderTimer !== null) return;
+    const wait = Math.max(0, lastRender + RENDER_MS - Date.now());
+    renderTimer = setTimeout(() => {
+      renderTimer = null;
+      lastRender = Date.now();
+      renderLatest();
+      renderCurves();
+      window.__lastSnapshotApplied = {id: state.latest.id, at: Date.now()};
+      Dash.touched();
+    }, wait);
   }
 
   function applyEvent(event) {
@@ -154,12 +168,12 @@
     state.events.unshift(event);
     if (state.events.length > MAX_EVENTS) state.events.length = MAX_EVENTS;
     addType(event.event_type);
+    Dash.pushed();
     if (!state.filter || event.event_type === state.filter) {
       const body = document.querySelector("#events tbody");
       body.insertBefore(eventRow(event), body.firstChild);
       while (body.children.length > MAX_EVENTS) body.lastChild.remove();
     }
-    Dash.touched();
   }
 
   document.getElementById("event-filter").addEventListener("change", (e) => {

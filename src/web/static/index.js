@@ -89,7 +89,7 @@
 
   load();
   Dash.socket((client) => { client.emit("subscribe", {overview: true}); load(); })
-    ?.on("snapshot", (snapshot) => { render(snapshot); Dash.touched(); });
+    ?.on("snapshot", (snapshot) => { render(snapshot); Dash.pushed(); Dash.touched(); });
   setInterval(staleCheck, 1000);
   setInterval(load, 30000);
 })();
