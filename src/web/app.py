@@ -276,7 +276,8 @@ def create_app(reader: MonitorReader, *, token: Secret | None = None, poll_secon
 
     @app.get("/api/variants")
     def api_variants():
-        return jsonify({"variants": reader.variants(), "processes": _processes(log_dir), "now": time.time()})
+        return jsonify({"variants": [_card_of(variant) for variant in reader.variants()],
+                        "processes": _processes(log_dir), "now": time.time()})
 
     @app.get("/api/data/<path:variant>")
     def api_data(variant: str):

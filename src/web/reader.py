@@ -316,9 +316,9 @@ def snapshot_view(row: dict) -> dict:
         "theta": _number(row.get("theta")), "pnl": _number(row.get("pnl")),
         "pnl_detail": {key: _number(value) for key, value in pnl.items()},
         "latest_signal": row.get("latest_signal") or _latest_of(signals),
-        "signals": signals,
+        "signals": _finite_tree(signals),
         "positions": [desk_row(position) for position in positions[:500] if isinstance(position, dict)],
-        "smile": [point for point in (payload.get("smile") or [])[:500] if isinstance(point, dict)]
+        "smile": [smile_point(point) for point in (payload.get("smile") or [])[:500] if isinstance(point, dict)]
         if isinstance(payload.get("smile"), list) else [],
     }
     return view
@@ -340,6 +340,23 @@ def desk_row(position: dict) -> dict:
     }
 
 
+def smile_point(point: dict) -> dict:
+    return {"vt_symbol": str(point.get("vt_symbol", "")), "expiry": str(point.get("expiry", "")),
+            "option_type": str(point.get("option_type", "")), "strike": _number(point.get("strike")),
+            "iv": _number(point.get("iv"))}
+
+
+def _finite_tree(value: Any) -> Any:
+    """JSON-safe for browsers: non-finite floats become None (JSON.parse rejects NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): _finite_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_tree(item) for item in value]
+    return value
+
+
 def _latest_of(signals: dict) -> str | None:
     latest, latest_time = None, ""
     for product, signal in signals.items():
@@ -353,7 +370,7 @@ def _latest_of(signals: dict) -> str | None:
 def event_view(row: dict) -> dict:
     return {"id": row["id"], "variant": row["strategy_name"], "event_type": row["event_type"],
             "occurred_at": _iso(row["occurred_at"]), "recorded_at": _iso(row["recorded_at"]),
-            "fields": _payload(row.get("payload"))}
+            "fields": _finite_tree(_payload(row.get("payload")))}
 
 
 def now_epoch() -> float:

@@ -71,8 +71,6 @@ DEFAULT_SEVERITIES: Mapping[str, Severity] = {
     "ManualOpenDetectedEvent": Severity.CRITICAL,
     "ManualCloseDetectedEvent": Severity.CRITICAL,
     "StateCorruptionDetected": Severity.CRITICAL,
-    "DaemonRestart": Severity.WARNING,
-    "DaemonGaveUp": Severity.CRITICAL,
 }
 DEFAULT_REFUSAL_STAGES = frozenset({"risk", "margin", "sizing"})
 
