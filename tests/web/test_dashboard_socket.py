@@ -112,3 +112,13 @@ def test_the_vendored_client_is_the_4x_line_that_python_socketio_5_speaks_to():
 
     assert installed("python-socketio").startswith("5.") and installed("flask-socketio").startswith("5.")
     assert "4.8.1" in (VENDORED.parent / "README.md").read_text()
+
+
+def test_a_socket_from_another_origin_is_refused_and_the_same_origin_accepted(dashboard):
+    app, *_ = dashboard
+    client = app.test_client()
+    handshake = "/socket.io/?EIO=4&transport=polling"
+    foreign = client.get(handshake, headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 400
+    same = client.get(handshake, headers={"Origin": "http://localhost"})
+    assert same.status_code == 200 and same.text.startswith("0{")
