@@ -177,3 +177,36 @@ def test_subscribed_to_the_strategy_bus_it_sends_what_the_cycle_publishes(server
     assert indices(server) == [3], "an option-selection refusal is not sent"
     text = json.dumps([m for _, m in server.accepted], ensure_ascii=False)
     assert "SELL_PUT" in text
+
+
+def test_the_daemons_restarts_and_giving_up_are_sent(server, tmp_path):
+    import sys
+    import threading
+
+    from datetime import time as clock_time
+
+    from src.core.config.schema import RuntimeConfig, TradingPeriod
+    from src.core.process.parent_process import ParentProcess
+
+    handler = FeishuEventHandler(FeishuSettings(Secret(server.url), Secret(SECRET), "期权"), "daemon[paper-15m]",
+                                 **FAST)
+    (tmp_path / "state").mkdir()
+    command = [sys.executable, "-m", "tests.e2e.fault_children.scripted_child", "--heartbeat-file",
+               str(tmp_path / "heartbeat"), "--interval", "0.05", "--state-dir", str(tmp_path / "state"),
+               "--script", "0.1:1,0.1:1"]
+    config = RuntimeConfig(max_restart_count=1, restart_delay=0.1, trading_periods=(TradingPeriod(clock_time(9, 0), clock_time(15, 0)),),
+                           max_restart_delay=1.0,
+                           heartbeat_interval=0.1, heartbeat_timeout=5.0, stop_timeout=3.0)
+    parent = ParentProcess(command, config, tmp_path / "heartbeat", None, name="daemon[paper-15m]",
+                           notify=handler.notify_daemon)
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(parent.run()), daemon=True)
+    thread.start()
+    thread.join(60)
+    assert result == [1], "the daemon gives up after one restart"
+    assert handler.flush(10)
+    handler.close()
+    text = json.dumps([m for _, m in server.accepted], ensure_ascii=False)
+    assert "daemon[paper-15m] restarted its child" in text and "daemon[paper-15m] gave up" in text
+    assert "restart 1 of 1" in text and "giving up after 1 restarts" in text
+    assert {m["card"]["header"]["template"] for _, m in server.accepted} <= {"orange", "red"}

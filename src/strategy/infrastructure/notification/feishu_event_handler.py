@@ -177,6 +177,13 @@ class FeishuEventHandler:
         stamp = (at or datetime.now()).isoformat(sep=" ", timespec="seconds")
         self._enqueue(Alert(title[:200], severity, tuple(_clip(line) for line in lines), stamp))
 
+    def notify_daemon(self, kind: str, message: str) -> None:
+        """The daemon's ``notify`` callback: a restart is a warning, giving up is critical."""
+        severity = Severity.CRITICAL if kind == "gave_up" else Severity.WARNING
+        if severity >= self._min_severity:
+            what = "gave up" if kind == "gave_up" else "restarted its child"
+            self.notify(f"{self.strategy_name or 'daemon'} {what}", severity, [message])
+
     def alert_for(self, event: Any) -> Alert | None:
         """The alert for an event, or None when the rules say it is not sent."""
         name = getattr(event, "event_type", type(event).__name__)
