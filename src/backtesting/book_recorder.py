@@ -29,8 +29,11 @@ class BookRecorder:
         self.samples: list[BookSample] = []
         self._next: datetime | None = None
 
+    def due(self, at: datetime) -> bool:
+        return self._next is None or at >= self._next
+
     def record_snapshot(self, strategy_name: str, snapshot: dict, at: datetime) -> None:
-        if self._next is not None and at < self._next:
+        if not self.due(at):
             return
         self._next = at + self.every
         greeks, account = snapshot["greeks"], snapshot.get("account", {})
