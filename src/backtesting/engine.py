@@ -8,8 +8,11 @@ runner can fail loudly instead of reporting a truncated backtest as a result.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
+from vnpy.trader.constant import Direction, Offset, Status
+from vnpy.trader.object import TradeData
+from vnpy.trader.utility import extract_vt_symbol
 from vnpy_portfoliostrategy import BacktestingEngine
 from vnpy_portfoliostrategy.template import StrategyTemplate
 
@@ -17,12 +20,16 @@ logger = logging.getLogger("backtesting")
 
 _VNPY_ABORT_MARK = "Traceback (most recent call last)"
 
+SETTLEMENT_ID_PREFIX = "SETTLE-"
+
 
 class OptionBacktestingEngine(BacktestingEngine):
     def __init__(self, progress=None) -> None:
         super().__init__()
         self.progress = progress
         self.strategy_failure: str | None = None
+        self.expiries: dict[str, date] = {}  # vt_symbol -> last trading day, set by the runner
+        self.settlement_trades: list[TradeData] = []
 
     def output(self, msg: str) -> None:
         text = str(msg)
@@ -36,6 +43,44 @@ class OptionBacktestingEngine(BacktestingEngine):
         logger.info("%s %s", self.datetime, msg)
 
     def new_bars(self, dt: datetime) -> None:
+        self.retire_expired(dt)
         super().new_bars(dt)
         if self.progress is not None:
             self.progress.update(1)
+
+    # ------------------------------------------------------------ expiry
+    # vnpy forward-fills a symbol's last bar for ever once its data ends: an expired
+    # contract would keep being marked (and could even fill orders) at its last print.
+    def retire_expired(self, dt: datetime) -> None:
+        """From the day after a contract's expiry: its bar is no longer carried forward, so it
+        leaves the daily marks, and orders still working on it are cancelled."""
+        today = dt.date()
+        for vt_symbol in [vt for vt in self.bars if vt in self.expiries and self.expiries[vt] < today]:
+            del self.bars[vt_symbol]
+        for order in [o for o in self.active_limit_orders.values() if o.vt_symbol not in self.bars]:
+            self.active_limit_orders.pop(order.vt_orderid, None)
+            order.status = Status.CANCELLED
+            self.strategy.update_order(order)
+
+    def book_settlement(self, vt_symbol: str, position_direction: str, volume: int, price: float,
+                        at: datetime) -> TradeData:
+        """Books an expiry settlement as a closing trade at the settlement price, dated at the
+        expiry day's close, so vnpy's daily P&L closes the position there. Its order and trade
+        ids start with ``SETTLE-``; it is not sent back to the strategy (which settled already)."""
+        symbol, exchange = extract_vt_symbol(vt_symbol)
+        self.trade_count += 1
+        settlement_id = f"{SETTLEMENT_ID_PREFIX}{self.trade_count}"
+        trade = TradeData(symbol=symbol, exchange=exchange, orderid=settlement_id, tradeid=settlement_id,
+                          direction=Direction.LONG if position_direction == "SHORT" else Direction.SHORT,
+                          offset=Offset.CLOSE, price=price, volume=volume,
+                          datetime=at.replace(tzinfo=None) if self.datetime and self.datetime.tzinfo is None else at,
+                          gateway_name=self.gateway_name)
+        self.trades[trade.vt_tradeid] = trade
+        self.settlement_trades.append(trade)
+        logger.info("settlement booked: %s %s %d @ %s on %s", trade.direction.value, vt_symbol, volume, price,
+                    at.date())
+        return trade
+
+
+def is_settlement(trade: TradeData) -> bool:
+    return trade.orderid.startswith(SETTLEMENT_ID_PREFIX)

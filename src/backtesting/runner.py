@@ -159,6 +159,7 @@ class BacktestRunner:
             risk_free=self.backtest.risk_free,
             annual_days=self.backtest.annual_days,
         )
+        engine.expiries = {info.vt_symbol: info.expiry for info in registry if info.expiry is not None}
         if setting is None:
             setting = dict(vars(definition.setting))
         engine.add_strategy(strategy_class or STRATEGY_CLASSES[definition.class_name], setting)
@@ -205,6 +206,7 @@ class BacktestRunner:
                                     "order_count": strategy.order_count,
                                     "refusal_count": strategy.refusal_count,
                                     "risk_breach_count": strategy.risk_breach_count,
+                                    **settlement_summary(engine),
                                     **strategy.hedging_summary(),
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
@@ -221,3 +223,9 @@ class BacktestRunner:
         for _ in range(days):
             day = self.calendar.previous_trading_day(day)
         return day
+
+
+def settlement_summary(engine: OptionBacktestingEngine) -> dict:
+    """Positions the engine booked as settled at expiry (trades whose ids start with SETTLE-)."""
+    trades = engine.settlement_trades
+    return {"settled_positions": len(trades), "settled_lots": int(sum(trade.volume for trade in trades))}

@@ -37,6 +37,7 @@ from src.strategy.domain.domain_service.account_valuation import value_account
 from src.strategy.domain.domain_service.active_contract_tracker import ActiveContractTracker
 from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
 from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
+from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired
 from src.strategy.domain.domain_service.gamma_scalping_engine import GammaScalpingEngine
 from src.strategy.domain.domain_service.hedge_book import hedge_book
 from src.strategy.domain.domain_service.indicator_service import IndicatorService
@@ -157,6 +158,9 @@ class TradingCycle:
         self.state_saver: StateSaver | None = None
         self._pending: list[DomainEvent] = []
         self._advancing_time = False
+        self.settlement = ExpirySettlement({vt: future.expiry for vt, future in self.futures.items()},
+                                           self.options)
+        self._unsettled_reported: set[str] = set()
 
     # ------------------------------------------------------------ accessors
     @property
@@ -185,11 +189,13 @@ class TradingCycle:
         they completed. ``trading``: orders may be sent; ``recording``: warm-up is over, so
         monitor snapshots and autosave run."""
         contracts = self.services.contracts
-        if contracts.start_day_if_new(bar_time):
+        new_day = contracts.start_day_if_new(bar_time)
+        if new_day:
             self._prune_history(bar_time)
         for vt_symbol, bar in prints.items():
             if vt_symbol in self.futures:
                 contracts.record(vt_symbol, bar.volume, bar.open_interest)
+                self.settlement.record(vt_symbol, bar_time, bar.close)
         for change in contracts.choose(bar_time):
             self.ports.events.write_log(f"{change.product}: active contract {change.previous or '-'} -> "
                                         f"{change.current}")
@@ -201,6 +207,9 @@ class TradingCycle:
             if option is not None:
                 self.instruments.update_option_quote(OptionQuote(
                     contract=option, last_price=bar.close, volume=bar.volume, open_interest=bar.open_interest))
+        self._settle_expired(now)
+        if new_day:
+            self._forget_expired(bar_time)
         self._advance_time(now)
         for window_bar in window_bars:
             self._on_window_bar(window_bar, now, trading, recording)
@@ -236,6 +245,7 @@ class TradingCycle:
         self._publish()
 
     def on_time(self, now: datetime) -> None:
+        self._settle_expired(now)
         self._advance_time(now)
         self._publish()
 
@@ -277,6 +287,9 @@ class TradingCycle:
         """Compares what the broker reports with the book; differences raise manual events.
         Returns the symbols skipped because orders are still working on them."""
         managed = [s for s in snapshots if s.vt_symbol in self.contract_params]
+        # An expired contract disappears from the account at settlement: book it as such first,
+        # so that its disappearance is not taken for a manual close with an unknown PnL.
+        self._settle_expired(at)
         skipped = self.positions.reconcile(managed, at)
         self._publish()
         return skipped
@@ -313,6 +326,8 @@ class TradingCycle:
             option = self.options.get(position.vt_symbol)
             if option is None or option.product != instrument.option_product:
                 continue
+            if is_expired(option.expiry, now):
+                continue  # no longer trades: settlement takes it off the book
             if position.vt_symbol in self._symbols_being_worked():
                 continue
             reason = self.services.signal_service.check_close_signal(position, instrument, bar)
@@ -427,6 +442,33 @@ class TradingCycle:
         execution_id = self.executor.execution_id_of(vt_orderid)
         view = self.executor.execution(execution_id) if execution_id is not None else None
         return view is not None and view.instruction.is_hedge
+
+    # ------------------------------------------------------------ expiry
+    def _settle_expired(self, now: datetime) -> None:
+        """Held contracts whose expiry close has passed leave the book at their settlement value;
+        what is still working on them is cancelled."""
+        outcome = self.settlement.settle(self.positions, self.last_prices, now)
+        if outcome.settled:
+            symbols = outcome.settled_symbols
+            for view in self.executor.working_executions():
+                if view.instruction.vt_symbol in symbols:
+                    self.executor.cancel(view.execution_id, now, reason="contract expired and settled")
+            for event in outcome.settled:
+                self.ports.events.write_log(
+                    f"settled {event.direction.value} {event.volume} {event.vt_symbol} at "
+                    f"{event.settlement_price:g}: PnL {event.realized_pnl:,.2f} ({event.detail})")
+        for vt_symbol in outcome.unsettled:
+            if vt_symbol not in self._unsettled_reported:
+                self._unsettled_reported.add(vt_symbol)
+                self._refuse(now, STAGE_EXECUTION, vt_symbol, "expired but no price of its underlying to "
+                             "settle it at: it stays on the book until one arrives", None)
+
+    def _forget_expired(self, now: datetime) -> None:
+        """A new day: expired options leave the chains, and their prices stop marking anything."""
+        today = now.date()
+        for vt_symbol in self.instruments.prune_expired_options(today):
+            self.last_prices.pop(vt_symbol, None)
+        self.settlement.forget_before(today)
 
     def _prune_history(self, now: datetime) -> None:
         """Old fills and finished orders are not needed to resume: keep the saved state small."""

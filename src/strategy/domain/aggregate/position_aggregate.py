@@ -15,7 +15,11 @@ from datetime import datetime
 from src.strategy.domain.entity.order import Order
 from src.strategy.domain.entity.position import Position
 from src.strategy.domain.event.base import DomainEvent
-from src.strategy.domain.event.position_events import ManualCloseDetectedEvent, ManualOpenDetectedEvent
+from src.strategy.domain.event.position_events import (
+    ManualCloseDetectedEvent,
+    ManualOpenDetectedEvent,
+    PositionSettledEvent,
+)
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.market import Direction, Offset
 from src.strategy.domain.value_object.order_instruction import OrderInstruction
@@ -165,6 +169,27 @@ class PositionAggregate:
         position.apply_fill(position.direction, Offset.OPEN, volume, price, at)
         self._events.append(ManualOpenDetectedEvent(occurred_at=at, vt_symbol=position.vt_symbol,
                                                     direction=position.direction, volume=volume, detail=detail))
+
+    # --- expiry ------------------------------------------------------------
+
+    def settle(self, vt_symbol: str, settlement_price: float, underlying_price: float, at: datetime,
+               detail: str) -> list[PositionSettledEvent]:
+        """Every position of the expired ``vt_symbol`` leaves the book at ``settlement_price``;
+        returns (and records) one ``PositionSettledEvent`` per side settled."""
+        require_aware("PositionAggregate.settle", "at", at)
+        settled = []
+        for direction in (Direction.LONG, Direction.SHORT):
+            position = self._positions.get((vt_symbol, direction))
+            if position is None or position.is_flat:
+                continue
+            volume = position.volume
+            pnl = position.settle(settlement_price, at)
+            settled.append(PositionSettledEvent(
+                occurred_at=at, vt_symbol=vt_symbol, direction=direction, volume=volume,
+                settlement_price=settlement_price, underlying_price=underlying_price, realized_pnl=pnl,
+                detail=detail))
+        self._events.extend(settled)
+        return settled
 
     # --- reconciliation --------------------------------------------------
 
