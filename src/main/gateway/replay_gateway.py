@@ -94,6 +94,8 @@ from vnpy.trader.object import (
 from src.core.contract.contract_registry import ContractFactory, ContractInfo
 from src.main.gateway.event_flow import TrackedEventEngine
 from src.main.gateway.replay_source import ReplaySource
+from src.strategy.application.bootstrap import option_contract_of
+from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired, settlement_time
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS, TradingSchedule
@@ -323,6 +325,29 @@ class SimulatedExchange:
             touched = [side]
         return [trade], [self.position(order.vt_symbol, side) for side in touched]
 
+    def settle(self, vt_symbol: str, value: float) -> tuple[list[OrderData], list[PositionData]]:
+        """An expired contract: its working orders are cancelled and every lot held leaves at the
+        settlement ``value`` (realized into the account). No trade is reported: the strategy
+        settles its own book from the same rule, and a trade it never ordered would look manual."""
+        cancelled = []
+        for order in self._active.pop(vt_symbol, {}).values():
+            order.status = Status.CANCELLED
+            cancelled.append(order)
+        size = self.contracts[vt_symbol].size
+        positions = []
+        for side in (Direction.LONG, Direction.SHORT):
+            holding = self._holdings.get((vt_symbol, side))
+            if holding is None or not (holding.volume or holding.frozen):
+                continue
+            sign = 1.0 if side is Direction.LONG else -1.0
+            self.realized_pnl += sign * (value - holding.price) * holding.volume * size
+            holding.volume, holding.frozen, holding.price = 0.0, 0.0, 0.0
+            positions.append(self.position(vt_symbol, side))
+        return cancelled, positions
+
+    def held_symbols(self) -> set[str]:
+        return {vt_symbol for (vt_symbol, _side), holding in self._holdings.items() if holding.volume}
+
     def position(self, vt_symbol: str, direction: Direction) -> PositionData:
         holding = self._holdings[(vt_symbol, direction)]
         contract = self.contracts[vt_symbol]
@@ -399,6 +424,8 @@ class ReplayGateway(BaseGateway):
         self._pace_last: datetime | None = None
         self._pace_origin = 0.0
         self._pace_elapsed = 0.0
+        self._settlement = ExpirySettlement({}, {})
+        self._last_prices: dict[str, float] = {}
         # Registered now, before any strategy engine registers its own handler: see the module doc.
         event_engine.register(EVENT_TICK, self._process_tick_event)
 
@@ -417,6 +444,9 @@ class ReplayGateway(BaseGateway):
         self._exchange.capital = capital
         self._synthesizer = TickSynthesizer({vt: c.pricetick for vt, c in self.contracts.items()}, self.gateway_name)
         self._tick_stores = {vt: span for vt, span in source.tick_overview().items() if vt in self.contracts}
+        self._settlement = ExpirySettlement(
+            {info.vt_symbol: info.expiry for info in contracts if not info.is_option and info.expiry is not None},
+            {info.vt_symbol: option_contract_of(info) for info in contracts if info.is_option})
 
     def connect(self, setting: dict) -> None:
         if self._plan is None or self._source is None:
@@ -485,6 +515,9 @@ class ReplayGateway(BaseGateway):
             return
         try:
             self.market_time = tick.datetime
+            if tick.last_price > 0:
+                self._last_prices[tick.vt_symbol] = tick.last_price
+                self._settlement.record(tick.vt_symbol, tick.datetime, tick.last_price)
             with self._lock:
                 fills = self._exchange.match(tick)
                 booked = [(order, *self._exchange.book_trade(order, price, tick.datetime)) for order, price in fills]
@@ -525,6 +558,7 @@ class ReplayGateway(BaseGateway):
                         self.event_engine.put(Event(EVENT_TICK, tick))
                     if not self.event_engine.wait_until_idle(self._stop):
                         return
+                    self._settle_expired(day)
                     logger.info("replay %s %s: %d ticks of %d contracts in %.1f s", label, day, len(ticks),
                                 len(self.subscribed), time.monotonic() - started)
                 self.on_event(EVENT_REPLAY, ReplayProgress(phase, self.ticks_published))
@@ -532,6 +566,33 @@ class ReplayGateway(BaseGateway):
             self.failure = traceback.format_exc()
             logger.error("replay failed:\n%s", self.failure)
             self.on_event(EVENT_REPLAY, ReplayProgress(ReplayPhase.FAILED, self.ticks_published, self.failure))
+
+    def _settle_expired(self, day: date) -> None:
+        """After a day's data: what expired that day (or before) leaves the simulated account at its
+        settlement value, by the strategy's own rule (``ExpirySettlement``)."""
+        close = settlement_time(day)
+        settled = []
+        with self._lock:
+            for vt_symbol in sorted(self._exchange.held_symbols()):
+                expiry = self._settlement.expiry_of(vt_symbol)
+                if expiry is None or not is_expired(expiry, close):
+                    continue
+                terms = self._settlement.settlement_of(vt_symbol, self._last_prices)
+                if terms is None:
+                    logger.warning("replay: %s expired but no price of its underlying to settle it at", vt_symbol)
+                    continue
+                settled.append((vt_symbol, terms, *self._exchange.settle(vt_symbol, terms[0])))
+            account = self._exchange.account() if settled else None
+        for vt_symbol, (value, underlying, detail), cancelled, positions in settled:
+            logger.info("replay: %s settled at %g (%s)", vt_symbol, value, detail)
+            for order in cancelled:
+                self.on_order(copy(order))
+            for position in positions:
+                self.on_position(position)
+        if account is not None:
+            self.on_account(account)
+        if settled:
+            self.event_engine.wait_until_idle(self._stop)
 
     def _pace(self, moment: datetime, speed: float) -> None:
         if self._pace_last is None:

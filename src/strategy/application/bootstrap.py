@@ -130,7 +130,7 @@ def contracts_of(vt_symbols: Sequence[str], calendar: TradingCalendar) -> CycleC
     infos = [factory.info(vt_symbol.rsplit(".", 1)[0]) for vt_symbol in vt_symbols]
     return CycleContracts(
         futures={i.vt_symbol: ListedFuture(i.vt_symbol, i.product, i.expiry) for i in infos if not i.is_option},
-        options={i.vt_symbol: _option_contract(i) for i in infos if i.is_option},
+        options={i.vt_symbol: option_contract_of(i) for i in infos if i.is_option},
         params={i.vt_symbol: ContractParams(i.vt_symbol, i.size, i.pricetick, i.margin_ratio) for i in infos})
 
 
@@ -213,7 +213,8 @@ def put_call_filter(config: StrategyConfig) -> dict:
     return {"put_call_filter": put_filter, "sentiment_source": StoredPutCallSentiment(repository)}
 
 
-def _option_contract(info: ContractInfo) -> OptionContract:
+def option_contract_of(info: ContractInfo) -> OptionContract:
+    """The domain's OptionContract of a registered option."""
     return OptionContract(
         vt_symbol=info.vt_symbol, symbol=info.symbol, exchange=info.exchange.value, product=info.product,
         underlying_vt_symbol=info.underlying_vt_symbol, option_type=_OPTION_TYPES[info.option_type.name],

@@ -223,6 +223,10 @@ class TradingCycle:
         """Live and paper: the touch and the price limits of a tick."""
         self.executor.update_price(quote.vt_symbol, bid=quote.bid, ask=quote.ask, last=quote.last,
                                    limit_up=quote.limit_up, limit_down=quote.limit_down)
+        if quote.vt_symbol in self.futures and quote.last:
+            self.settlement.record(quote.vt_symbol, at, quote.last)
+        if self._settle_expired(at):  # the after-close record (15:30) settles the day's expiries
+            self._publish()
         self._advance_time(at)
 
     def on_order(self, vt_orderid: str, status: OrderStatus, traded: int, at: datetime, now: datetime) -> None:
@@ -444,9 +448,9 @@ class TradingCycle:
         return view is not None and view.instruction.is_hedge
 
     # ------------------------------------------------------------ expiry
-    def _settle_expired(self, now: datetime) -> None:
+    def _settle_expired(self, now: datetime) -> bool:
         """Held contracts whose expiry close has passed leave the book at their settlement value;
-        what is still working on them is cancelled."""
+        what is still working on them is cancelled. True when something was settled."""
         outcome = self.settlement.settle(self.positions, self.last_prices, now)
         if outcome.settled:
             symbols = outcome.settled_symbols
@@ -462,6 +466,7 @@ class TradingCycle:
                 self._unsettled_reported.add(vt_symbol)
                 self._refuse(now, STAGE_EXECUTION, vt_symbol, "expired but no price of its underlying to "
                              "settle it at: it stays on the book until one arrives", None)
+        return bool(outcome.settled)
 
     def _forget_expired(self, now: datetime) -> None:
         """A new day: expired options leave the chains, and their prices stop marking anything."""

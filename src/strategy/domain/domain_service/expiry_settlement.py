@@ -67,7 +67,7 @@ class ExpirySettlement:
         """``futures_expiry``: each listed future's expiry day; ``options``: the options traded."""
         self.futures_expiry = dict(futures_expiry)
         self.options = dict(options)
-        self._window: dict[str, list[float]] = defaultdict(list)
+        self._window: dict[str, dict[datetime, float]] = defaultdict(dict)  # vt_symbol -> minute -> close
 
     def expiry_of(self, vt_symbol: str) -> date | None:
         option = self.options.get(vt_symbol)
@@ -76,17 +76,18 @@ class ExpirySettlement:
         return self.futures_expiry.get(vt_symbol)
 
     def record(self, vt_symbol: str, bar_time: datetime, close: float) -> None:
-        """One 1-minute bar (stamped with its start) of a future: kept when it is in the last two
-        hours of the future's expiry day."""
+        """One 1-minute bar (stamped with its start) of a future, or one price within a minute (the
+        minute's last one counts: its close): kept when it is in the last two hours of the future's
+        expiry day."""
         expiry = self.futures_expiry.get(vt_symbol)
         if expiry is None:
             return
         local = bar_time.astimezone(EXCHANGE_TIMEZONE)
         if local.date() == expiry and SETTLEMENT_WINDOW_START <= local.time() < SESSION_CLOSE and close > 0:
-            self._window[vt_symbol].append(float(close))
+            self._window[vt_symbol][local.replace(second=0, microsecond=0)] = float(close)
 
     def underlying_settlement(self, vt_symbol: str, last_price: float | None) -> tuple[float | None, str]:
-        closes = self._window.get(vt_symbol)
+        closes = list(self._window.get(vt_symbol, {}).values())
         if closes:
             return sum(closes) / len(closes), (f"{vt_symbol} average of {len(closes)} 1-minute closes "
                                                 f"13:00-15:00 on the expiry day")
@@ -103,17 +104,25 @@ class ExpirySettlement:
             expiry = self.expiry_of(vt_symbol)
             if expiry is None or not is_expired(expiry, now):
                 continue
-            option = self.options.get(vt_symbol)
-            underlying = option.underlying_vt_symbol if option is not None else vt_symbol
-            price, source = self.underlying_settlement(underlying, last_prices.get(underlying))
-            if price is None:
+            terms = self.settlement_of(vt_symbol, last_prices)
+            if terms is None:
                 unsettled.append(vt_symbol)
                 continue
-            value = intrinsic_value(option, price) if option is not None else price
-            kind = "cash-settled at intrinsic value" if option is not None else "final settlement"
-            settled.extend(positions.settle(vt_symbol, value, price, settlement_time(expiry),
-                                            f"{kind} {value:g} against {price:.4f}: {source}"))
+            value, price, detail = terms
+            settled.extend(positions.settle(vt_symbol, value, price, settlement_time(expiry), detail))
         return SettlementOutcome(tuple(settled), tuple(unsettled))
+
+    def settlement_of(self, vt_symbol: str, last_prices: Mapping[str, float]) -> tuple[float, float, str] | None:
+        """(settlement value per unit, underlying settlement price, where it came from) of a
+        contract, or None without any price of its underlying."""
+        option = self.options.get(vt_symbol)
+        underlying = option.underlying_vt_symbol if option is not None else vt_symbol
+        price, source = self.underlying_settlement(underlying, last_prices.get(underlying))
+        if price is None:
+            return None
+        value = intrinsic_value(option, price) if option is not None else price
+        kind = "cash-settled at intrinsic value" if option is not None else "final settlement"
+        return value, price, f"{kind} {value:g} against {price:.4f}: {source}"
 
     def forget_before(self, today: date) -> None:
         """Drops the recorded bars of futures that expired before ``today`` (their positions are settled)."""
