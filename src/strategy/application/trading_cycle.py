@@ -180,7 +180,11 @@ class TradingCycle:
         return self.services.scheduler
 
     def open_position_count(self) -> int:
-        return self.positions.open_position_count()
+        """Option positions held or being opened: what ``max_positions`` limits (hedge futures do not count)."""
+        return self.positions.open_position_count(self._is_option)
+
+    def _is_option(self, vt_symbol: str) -> bool:
+        return vt_symbol in self.options
 
     # ------------------------------------------------------------ inputs
     def on_bars(self, prints: Mapping[str, BarPrint], window_bars: Iterable[BarSnapshot], bar_time: datetime,
@@ -355,7 +359,7 @@ class TradingCycle:
             return
         sizing = self.services.sizing_service.size(contract, price, bar.close,
                                                    self.contract_params[contract.vt_symbol], self.account(now),
-                                                   self.positions.open_position_count())
+                                                   self.open_position_count())
         if not sizing.is_sized:
             self._refuse(now, STAGE_SIZING, contract.vt_symbol, sizing.reason, instrument.product)
             return
@@ -496,6 +500,7 @@ class TradingCycle:
                 continue
             delta = self.product_delta(product, hedge_symbol, now)
             services.band_trackers[product].observe(delta)
+            self._roll_hedges(product, hedge_symbol, now)
             if engine is None:
                 continue
             book = hedge_book(self.positions, self.executor.working_executions(), hedge_symbol)
@@ -504,6 +509,28 @@ class TradingCycle:
                                           pending_lots=book.pending_lots)
             if instruction is not None:
                 self._send(dataclasses.replace(instruction, purpose=OrderPurpose.HEDGE), now)
+
+    def _roll_hedges(self, product: str, hedge_symbol: str, now: datetime) -> None:
+        """Futures lots of the product in a month that is no longer its hedge contract are closed
+        (the first half of a roll); the hedging engine then opens the hedge contract's lots the
+        delta calls for (the second half). So no hedge lot is held into its month's expiry once
+        the active contract has moved on."""
+        stale = [p for p in self.positions.positions() if p.vt_symbol != hedge_symbol
+                 and p.vt_symbol in self.futures and self.futures[p.vt_symbol].product == product
+                 and not is_expired(self.futures[p.vt_symbol].expiry, now)]
+        if not stale:
+            return
+        working = self._symbols_being_worked()
+        for position in stale:
+            if position.vt_symbol in working:
+                continue
+            mark = self.last_prices.get(position.vt_symbol)
+            if mark is None:
+                continue
+            self._send(OrderInstruction(
+                vt_symbol=position.vt_symbol, direction=position.direction.opposite, offset=Offset.CLOSE,
+                volume=position.volume, price=align_price(mark, self.contract_params[position.vt_symbol].pricetick),
+                reason=f"roll hedge {position.vt_symbol} -> {hedge_symbol}", purpose=OrderPurpose.HEDGE), now)
 
     def product_delta(self, product: str, hedge_symbol: str, now: datetime) -> float:
         """The product's options and futures held, in lots of its hedge future."""

@@ -9,7 +9,7 @@ drains them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from src.strategy.domain.entity.order import Order
@@ -86,8 +86,9 @@ class PositionAggregate:
     def trades(self) -> list[TradeRecord]:
         return list(self._trades.values())
 
-    def open_position_count(self) -> int:
-        """Distinct (contract, side) held or being opened by an active order.
+    def open_position_count(self, counted: Callable[[str], bool] | None = None) -> int:
+        """Distinct (contract, side) held or being opened by an active order; with ``counted``,
+        only the contracts it accepts (the strategy counts its options, not its hedge futures).
 
         Pending openings count so that several bars in a row cannot exceed
         ``max_positions`` while their orders wait for fills.
@@ -95,7 +96,7 @@ class PositionAggregate:
         keys = {key for key, position in self._positions.items() if not position.is_flat}
         keys.update((order.vt_symbol, order.direction) for order in self._orders.values()
                     if order.is_active and order.offset is Offset.OPEN)
-        return len(keys)
+        return len([key for key in keys if counted is None or counted(key[0])])
 
     def realized_pnl(self) -> float:
         return sum(position.realized_pnl for position in self._positions.values())
