@@ -8,13 +8,20 @@ runner can fail loudly instead of reporting a truncated backtest as a result.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import date, datetime
+
+import pandas as pd
 
 from vnpy.trader.constant import Direction, Offset, Status
 from vnpy.trader.object import TradeData
 from vnpy.trader.utility import extract_vt_symbol
 from vnpy_portfoliostrategy import BacktestingEngine
 from vnpy_portfoliostrategy.template import StrategyTemplate
+
+from src.strategy.domain.domain_service.fee_ledger import FeeLedger
+from src.strategy.domain.value_object.fee_schedule import FeeSchedule
+from src.strategy.infrastructure.gateway.vnpy_converters import from_vnpy_direction, from_vnpy_offset
 
 logger = logging.getLogger("backtesting")
 
@@ -30,6 +37,11 @@ class OptionBacktestingEngine(BacktestingEngine):
         self.strategy_failure: str | None = None
         self.expiries: dict[str, date] = {}  # vt_symbol -> last trading day, set by the runner
         self.settlement_trades: list[TradeData] = []
+        # The fee schedule (set by the runner) and what it charged; see apply_fee_schedule.
+        self.fee_schedule: FeeSchedule | None = None
+        self.products: dict[str, str] = {}
+        self.options: set[str] = set()
+        self.fee_totals: dict[str, float] = {}
 
     def output(self, msg: str) -> None:
         text = str(msg)
@@ -80,6 +92,48 @@ class OptionBacktestingEngine(BacktestingEngine):
         logger.info("settlement booked: %s %s %d @ %s on %s", trade.direction.value, vt_symbol, volume, price,
                     at.date())
         return trade
+
+
+    # ------------------------------------------------------------ fees
+    def calculate_result(self) -> pd.DataFrame:
+        daily = super().calculate_result()
+        if daily is not None and self.fee_schedule is not None:
+            self.apply_fee_schedule(daily)
+        return daily
+
+    def apply_fee_schedule(self, daily: pd.DataFrame) -> None:
+        """vnpy charges one turnover rate per contract; the schedule has fixed fees per lot and a
+        close-today rate. The runner gives vnpy a rate of 0 for the products the schedule covers;
+        here every trade's fee is computed by the strategy's own ``FeeLedger`` (in time order,
+        settlements included: an option settled in the money pays the exercise fee) and added to
+        the day's ``commission``; ``net_pnl`` is lowered by the same amount, so vnpy's statistics
+        (balance, drawdown, return) include them."""
+        ledger = FeeLedger(self.fee_schedule)
+        by_day: dict[date, float] = defaultdict(float)
+        option_fees, option_lots = 0.0, 0
+        for trade in self.trades.values():
+            product = self.products.get(trade.vt_symbol)
+            if product is None or not ledger.covers(product):
+                continue
+            is_option = trade.vt_symbol in self.options
+            if is_settlement(trade):
+                side = from_vnpy_direction(trade.direction).opposite
+                fee = ledger.settle(trade.vt_symbol, product, side, int(trade.volume),
+                                    exercised=is_option and trade.price > 0)
+            else:
+                fee = ledger.charge(trade.vt_symbol, product, from_vnpy_direction(trade.direction),
+                                    from_vnpy_offset(trade.offset), trade.price, int(trade.volume),
+                                    self.sizes[trade.vt_symbol], trade.datetime)
+                if is_option:
+                    option_lots += int(trade.volume)
+            if is_option:
+                option_fees += fee
+            by_day[trade.datetime.date()] += fee
+        added = pd.Series(by_day, dtype=float).reindex(daily.index, fill_value=0.0)
+        daily["commission"] = daily["commission"] + added
+        daily["net_pnl"] = daily["net_pnl"] - added
+        self.fee_totals = {"schedule_fees": ledger.total, "close_today_fees": ledger.close_today_total,
+                           "option_fees": option_fees, "option_lots_traded": option_lots}
 
 
 def is_settlement(trade: TradeData) -> bool:

@@ -146,12 +146,15 @@ class BacktestRunner:
         vt_symbols = sorted(info.vt_symbol for info in registry)
         warmup_start = self._warmup_start(definition)
         engine = self.last_engine = OptionBacktestingEngine()
+        fees = self.strategy_config.fees.to_domain()
         engine.set_parameters(
             vt_symbols=vt_symbols,
             interval=self.backtest.interval,
             start=datetime.combine(warmup_start, time.min),
             end=datetime.combine(self.backtest.end, time.min),
-            rates={info.vt_symbol: self.backtest.rate(info.product) for info in registry},
+            # Products the fee schedule covers pay its fees (OptionBacktestingEngine.apply_fee_schedule).
+            rates={info.vt_symbol: 0.0 if fees.covers(info.product) else self.backtest.rate(info.product)
+                   for info in registry},
             slippages={info.vt_symbol: self.backtest.slippage(info.product) for info in registry},
             sizes=registry.sizes(),
             priceticks=registry.priceticks(),
@@ -160,6 +163,9 @@ class BacktestRunner:
             annual_days=self.backtest.annual_days,
         )
         engine.expiries = {info.vt_symbol: info.expiry for info in registry if info.expiry is not None}
+        engine.fee_schedule = fees if fees.products else None
+        engine.products = {info.vt_symbol: info.product for info in registry}
+        engine.options = {info.vt_symbol for info in registry if info.is_option}
         if setting is None:
             setting = dict(vars(definition.setting))
         engine.add_strategy(strategy_class or STRATEGY_CLASSES[definition.class_name], setting)
@@ -228,4 +234,10 @@ class BacktestRunner:
 def settlement_summary(engine: OptionBacktestingEngine) -> dict:
     """Positions the engine booked as settled at expiry (trades whose ids start with SETTLE-)."""
     trades = engine.settlement_trades
-    return {"settled_positions": len(trades), "settled_lots": int(sum(trade.volume for trade in trades))}
+    totals = engine.fee_totals
+    cycle = getattr(engine.strategy, "cycle", None)
+    lots = totals.get("option_lots_traded", 0)
+    return {"settled_positions": len(trades), "settled_lots": int(sum(trade.volume for trade in trades)),
+            **({"fee_schedule_total": totals["schedule_fees"], "close_today_fees": totals["close_today_fees"],
+                "commission_per_option_lot": totals["option_fees"] / lots if lots else 0.0} if totals else {}),
+            **({"strategy_fees": cycle.fees.total} if cycle is not None else {})}

@@ -57,6 +57,7 @@ def held_through_expiry(tmp_path_factory):
     engine = runner.prepare_engine(strategy_class=HoldThroughExpiry)
     engine.run_backtesting()
     assert engine.strategy_failure is None
+    engine.daily = engine.calculate_result()  # once: vnpy adds the trades to its days again on each call
     return runner, engine, events
 
 
@@ -89,7 +90,7 @@ def test_settlement_is_booked_at_intrinsic_value_by_the_domain_and_the_engine(he
 def test_vnpy_daily_pnl_equals_the_domain_book(held_through_expiry):
     _runner, engine, _events = held_through_expiry
     cycle = engine.strategy.cycle
-    daily = engine.calculate_result()
+    daily = engine.daily
     domain_total = cycle.positions.realized_pnl() + sum(
         p.unrealized_pnl(cycle.last_prices.get(p.vt_symbol, p.avg_price)) for p in cycle.positions.positions())
     assert float(daily["total_pnl"].sum()) == pytest.approx(domain_total, abs=0.01)
@@ -105,3 +106,14 @@ def test_margin_released_and_the_strategy_trades_again(held_through_expiry):
     assert strategy.cycle.account(now).frozen < strategy.margin_by_day[EXPIRY]
     openings_after = [t for t in engine.get_all_trades() if t.offset is Offset.OPEN and t.datetime.date() > EXPIRY]
     assert openings_after
+
+
+def test_fees_follow_the_schedule_in_vnpy_and_in_the_strategy(held_through_expiry):
+    """Options pay 15 CNY a lot (no exercise: what settled expired out of the money), futures none
+    here; vnpy's commission is the schedule's, and the strategy's balance is net of the same fees."""
+    _runner, engine, _events = held_through_expiry
+    totals = engine.fee_totals
+    assert totals["option_lots_traded"] > 0
+    assert totals["option_fees"] == pytest.approx(15.0 * totals["option_lots_traded"])
+    assert float(engine.daily["commission"].sum()) == pytest.approx(totals["schedule_fees"])
+    assert engine.strategy.cycle.fees.total == pytest.approx(totals["schedule_fees"])

@@ -17,9 +17,11 @@ from src.main.gateway.replay_gateway import EVENT_REPLAY, ReplayGateway, ReplayP
 from src.main.gateway.replay_source import SampleMarketReplaySource
 from src.strategy.domain.domain_service.expiry_settlement import intrinsic_value
 from src.strategy.application.bootstrap import option_contract_of
+from src.strategy.domain.value_object.fee_schedule import FeeSchedule, ProductFees
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 
 EXPIRY = date(2026, 1, 16)
+IO_FEES = ProductFees("IO", open_per_lot=15.0, close_per_lot=15.0, close_today_per_lot=15.0, exercise_per_lot=2.0)
 FUTURE = "IF2601.CFFEX"
 
 
@@ -64,7 +66,8 @@ def test_an_option_held_into_expiry_leaves_the_replay_account_at_intrinsic_value
     infos = [factory.info(vt.split(".")[0]) for vt in (FUTURE, option)]
     gateway: ReplayGateway = replay_engines.gateways["REPLAY"]
     gateway.prepare(SampleMarketReplaySource(EXPIRY, EXPIRY, products=("IF",)), infos,
-                    ReplayPlan((), (EXPIRY,), 0.0), calendar, capital=1e6)
+                    ReplayPlan((), (EXPIRY,), 0.0), calendar, capital=1e6,
+                    fees=FeeSchedule({"IO": IO_FEES}, broker_per_lot=1.0))
     finished = threading.Event()
     replay_engines.event_engine.register(EVENT_REPLAY, lambda event: finished.set()
                                          if event.data.phase is not ReplayPhase.WARMUP_DONE else None)
@@ -91,4 +94,5 @@ def test_an_option_held_into_expiry_leaves_the_replay_account_at_intrinsic_value
     assert option not in exchange.held_symbols()
     assert exchange.position(option, Direction.SHORT).volume == 0
     account = exchange.account()
-    assert account.balance == pytest.approx(1e6 + (trade.price - settlement) * 100, abs=1e-6)
+    fees = 15.0 + 1.0 + ((2.0 + 1.0) if settlement > 0 else 0.0)  # open, broker add-on, exercise when in the money
+    assert account.balance == pytest.approx(1e6 + (trade.price - settlement) * 100 - fees, abs=1e-6)

@@ -11,6 +11,7 @@ from datetime import time
 from typing import Literal
 
 from src.core.config.typed_builder import InvalidField, bounded
+from src.strategy.domain.value_object.fee_schedule import FeeSchedule, ProductFees
 from src.strategy.domain.value_object.hedging_config import HedgingConfig
 
 # A period whose end is before its start is a night session crossing midnight:
@@ -172,6 +173,44 @@ class PutCallFilterConfig:
 
 
 @dataclass(frozen=True)
+class ProductFeeEntry:
+    """One product's fees: CNY per lot plus fractions of turnover (price x multiplier x lots)."""
+
+    product: str
+    open_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    close_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    close_today_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    exercise_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    open_rate: float = field(default=0.0, metadata=bounded(ge=0.0, lt=0.01))
+    close_rate: float = field(default=0.0, metadata=bounded(ge=0.0, lt=0.01))
+    close_today_rate: float = field(default=0.0, metadata=bounded(ge=0.0, lt=0.01))
+
+
+@dataclass(frozen=True)
+class FeesConfig:
+    """``fees:``: the exchange's schedule per product (dated, with its source) and the broker's add-on.
+    Without products, the backtest keeps the product specs' turnover rates."""
+
+    as_of: str = ""
+    source: str = ""
+    broker_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    products: tuple[ProductFeeEntry, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [entry.product for entry in self.products]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                raise InvalidField(f"products[{index}].product", f"product {name!r} is listed twice")
+
+    def to_domain(self) -> FeeSchedule:
+        return FeeSchedule({e.product: ProductFees(
+            e.product, open_per_lot=e.open_per_lot, close_per_lot=e.close_per_lot,
+            close_today_per_lot=e.close_today_per_lot, exercise_per_lot=e.exercise_per_lot, open_rate=e.open_rate,
+            close_rate=e.close_rate, close_today_rate=e.close_today_rate) for e in self.products},
+            broker_per_lot=self.broker_per_lot)
+
+
+@dataclass(frozen=True)
 class StrategyConfig:
     """Everything ``config/strategy_config.yaml`` (merged with an override) says."""
 
@@ -182,6 +221,7 @@ class StrategyConfig:
     hedging: HedgingSection
     advanced_orders: AdvancedOrdersConfig
     put_call_filter: PutCallFilterConfig = field(default_factory=PutCallFilterConfig)
+    fees: FeesConfig = field(default_factory=FeesConfig)
 
     def __post_init__(self) -> None:
         if not self.strategies:

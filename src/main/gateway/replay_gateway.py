@@ -96,6 +96,9 @@ from src.main.gateway.event_flow import TrackedEventEngine
 from src.main.gateway.replay_source import ReplaySource
 from src.strategy.application.bootstrap import option_contract_of
 from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired, settlement_time
+from src.strategy.domain.domain_service.fee_ledger import FeeLedger
+from src.strategy.domain.value_object.fee_schedule import FeeSchedule
+from src.strategy.infrastructure.gateway.vnpy_converters import from_vnpy_direction, from_vnpy_offset
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS, TradingSchedule
@@ -239,6 +242,8 @@ class SimulatedExchange:
         self.contracts = contracts
         self.capital = capital
         self.realized_pnl = 0.0
+        self.fees = FeeLedger(FeeSchedule())  # what the fills cost (the strategy's own schedule)
+        self.products: dict[str, str] = {}     # vt_symbol -> product, for the fee schedule
         self._order_count = 0
         self._trade_count = 0
         self._active: dict[str, dict[str, OrderData]] = defaultdict(dict)
@@ -307,6 +312,8 @@ class SimulatedExchange:
                           direction=order.direction, offset=order.offset, price=price, volume=order.volume,
                           datetime=at)
         size = self.contracts[order.vt_symbol].size
+        self.fees.charge(order.vt_symbol, self.products.get(order.vt_symbol, ""), from_vnpy_direction(order.direction),
+                         from_vnpy_offset(order.offset), price, int(order.volume), size, at)
         if order.offset is Offset.OPEN:
             holding = self._holdings[(order.vt_symbol, order.direction)]
             cost = holding.volume * holding.price + order.volume * price
@@ -341,6 +348,9 @@ class SimulatedExchange:
                 continue
             sign = 1.0 if side is Direction.LONG else -1.0
             self.realized_pnl += sign * (value - holding.price) * holding.volume * size
+            self.fees.settle(vt_symbol, self.products.get(vt_symbol, ""), from_vnpy_direction(side),
+                             int(holding.volume), exercised=self.contracts[vt_symbol].option_type is not None
+                             and value > 0)
             holding.volume, holding.frozen, holding.price = 0.0, 0.0, 0.0
             positions.append(self.position(vt_symbol, side))
         return cancelled, positions
@@ -360,7 +370,7 @@ class SimulatedExchange:
 
     def account(self) -> AccountData:
         return AccountData(gateway_name=self.gateway_name, accountid=self.gateway_name,
-                           balance=self.capital + self.realized_pnl)
+                           balance=self.capital + self.realized_pnl - self.fees.total)
 
     def _release(self, order: OrderData) -> None:
         if order.offset is not Offset.OPEN:
@@ -431,8 +441,8 @@ class ReplayGateway(BaseGateway):
 
     # --------------------------------------------------------------- set-up
     def prepare(self, source: ReplaySource, contracts: Sequence[ContractInfo], plan: ReplayPlan,
-                calendar: TradingCalendar, capital: float) -> None:
-        """What to replay; call before ``connect``."""
+                calendar: TradingCalendar, capital: float, fees: FeeSchedule | None = None) -> None:
+        """What to replay; call before ``connect``. ``fees``: what fills cost (none without)."""
         self._source = source
         self._plan = plan
         self._calendar = calendar
@@ -442,6 +452,8 @@ class ReplayGateway(BaseGateway):
             contract.history_data = False
             self.contracts[contract.vt_symbol] = contract
         self._exchange.capital = capital
+        self._exchange.fees = FeeLedger(fees or FeeSchedule())
+        self._exchange.products = {info.vt_symbol: info.product for info in contracts}
         self._synthesizer = TickSynthesizer({vt: c.pricetick for vt, c in self.contracts.items()}, self.gateway_name)
         self._tick_stores = {vt: span for vt, span in source.tick_overview().items() if vt in self.contracts}
         self._settlement = ExpirySettlement(

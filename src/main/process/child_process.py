@@ -227,7 +227,7 @@ class ChildProcess:
         gateway: ReplayGateway = engines.gateways["REPLAY"]
         gateway.prepare(source, universe.contracts,
                         ReplayPlan(tuple(warmup_days), tuple(replay_days), replay.speed), calendar,
-                        self.options.capital)
+                        self.options.capital, fees=self.config.fees.to_domain())
         strategy_engine.market_clock = lambda: gateway.market_time
         strategy_engine.history_from_stream = True
         engines.main_engine.connect({"speed": replay.speed}, "REPLAY")

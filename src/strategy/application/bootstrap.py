@@ -182,7 +182,8 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
     )
     bus = MessageBus()
     cycle = TradingCycle(strategy_name, contracts.options, contracts.params, services, ports, bus=bus,
-                         counters=StrategyCounters(), prices_from_bars=prices_from_bars)
+                         counters=StrategyCounters(), prices_from_bars=prices_from_bars,
+                         fees=config.fees.to_domain())
     bus.subscribe_all(EventLogHandler(strategy_name, ports.events))
     return cycle
 

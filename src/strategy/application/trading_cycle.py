@@ -38,6 +38,7 @@ from src.strategy.domain.domain_service.active_contract_tracker import ActiveCon
 from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
 from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
 from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired
+from src.strategy.domain.domain_service.fee_ledger import FeeLedger
 from src.strategy.domain.domain_service.gamma_scalping_engine import GammaScalpingEngine
 from src.strategy.domain.domain_service.hedge_book import hedge_book
 from src.strategy.domain.domain_service.indicator_service import IndicatorService
@@ -69,6 +70,7 @@ from src.strategy.domain.value_object.account_snapshot import AccountSnapshot
 from src.strategy.domain.value_object.advanced_order import AdvancedOrderSettings
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.execution_settings import ExecutionSettings
+from src.strategy.domain.value_object.fee_schedule import FeeSchedule
 from src.strategy.domain.value_object.hedging_config import HedgingConfig
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset, OptionQuote
 from src.strategy.domain.value_object.market_input import BarPrint, TopOfBook, TradeFill
@@ -139,9 +141,10 @@ class TradingCycle:
     def __init__(self, strategy_name: str, options: Mapping[str, OptionContract],
                  contract_params: Mapping[str, ContractParams], services: CycleServices, ports: CyclePorts,
                  bus: MessageBus | None = None, counters: StrategyCounters | None = None,
-                 prices_from_bars: bool = True) -> None:
+                 prices_from_bars: bool = True, fees: FeeSchedule | None = None) -> None:
         """``prices_from_bars``: a backtest has no ticks, so each bar's close is also the
-        executor's last price; live, the ticks already gave it bid and ask."""
+        executor's last price; live, the ticks already gave it bid and ask. ``fees``: what each
+        fill costs (the strategy's balance is net of them)."""
         self.strategy_name = strategy_name
         self.options = dict(options)
         self.contract_params = dict(contract_params)
@@ -161,6 +164,7 @@ class TradingCycle:
         self.settlement = ExpirySettlement({vt: future.expiry for vt, future in self.futures.items()},
                                            self.options)
         self._unsettled_reported: set[str] = set()
+        self.fees = FeeLedger(fees or FeeSchedule())
 
     # ------------------------------------------------------------ accessors
     @property
@@ -241,8 +245,11 @@ class TradingCycle:
         self._publish()
 
     def on_trade(self, fill: TradeFill, now: datetime) -> None:
-        self.positions.update_trade(fill.vt_orderid, fill.vt_tradeid, fill.vt_symbol, fill.direction, fill.offset,
-                                    fill.price, fill.volume, fill.at)
+        is_new = self.positions.update_trade(fill.vt_orderid, fill.vt_tradeid, fill.vt_symbol, fill.direction,
+                                             fill.offset, fill.price, fill.volume, fill.at)
+        if is_new and fill.vt_symbol in self.contract_params:
+            self.fees.charge(fill.vt_symbol, self._product_of(fill.vt_symbol), fill.direction, fill.offset,
+                             fill.price, fill.volume, self.contract_params[fill.vt_symbol].multiplier, fill.at)
         self.executor.on_trade(fill.vt_orderid, fill.vt_tradeid, fill.volume, fill.price, fill.at)
         if self._is_hedge_order(fill.vt_orderid):
             self.counters.hedge_trade_count += 1
@@ -462,6 +469,8 @@ class TradingCycle:
                 if view.instruction.vt_symbol in symbols:
                     self.executor.cancel(view.execution_id, now, reason="contract expired and settled")
             for event in outcome.settled:
+                self.fees.settle(event.vt_symbol, self._product_of(event.vt_symbol), event.direction, event.volume,
+                                 exercised=event.vt_symbol in self.options and event.settlement_price > 0)
                 self.ports.events.write_log(
                     f"settled {event.direction.value} {event.volume} {event.vt_symbol} at "
                     f"{event.settlement_price:g}: PnL {event.realized_pnl:,.2f} ({event.detail})")
@@ -471,6 +480,13 @@ class TradingCycle:
                 self._refuse(now, STAGE_EXECUTION, vt_symbol, "expired but no price of its underlying to "
                              "settle it at: it stays on the book until one arrives", None)
         return bool(outcome.settled)
+
+    def _product_of(self, vt_symbol: str) -> str:
+        option = self.options.get(vt_symbol)
+        if option is not None:
+            return option.product
+        future = self.futures.get(vt_symbol)
+        return future.product if future is not None else ""
 
     def _forget_expired(self, now: datetime) -> None:
         """A new day: expired options leave the chains, and their prices stop marking anything."""
@@ -576,7 +592,8 @@ class TradingCycle:
         return None if greeks is None else PositionGreeks.from_greeks(contract.vt_symbol, lots, 1.0, greeks)
 
     def account(self, now: datetime) -> AccountSnapshot:
-        return value_account(self.ports.account.capital(), self.positions, self.last_prices, self.options,
+        """Capital less the fees paid, plus the book's P&L, less the margin held."""
+        return value_account(self.ports.account.capital() - self.fees.total, self.positions, self.last_prices, self.options,
                              self.contract_params, self.services.sizing_service, now)
 
     def monitor_view(self, at: datetime) -> dict:
