@@ -173,6 +173,14 @@ class PutCallFilterConfig:
 
 
 @dataclass(frozen=True)
+class AccountConfig:
+    """``account:``: the share of the account this process's strategies size against, so that several
+    timeframe processes on one account never count the same money (their shares should sum to <= 1)."""
+
+    capital_share: float = field(default=1.0, metadata=bounded(gt=0.0, le=1.0))
+
+
+@dataclass(frozen=True)
 class ProductFeeEntry:
     """One product's fees: CNY per lot plus fractions of turnover (price x multiplier x lots)."""
 
@@ -222,6 +230,7 @@ class StrategyConfig:
     advanced_orders: AdvancedOrdersConfig
     put_call_filter: PutCallFilterConfig = field(default_factory=PutCallFilterConfig)
     fees: FeesConfig = field(default_factory=FeesConfig)
+    account: AccountConfig = field(default_factory=AccountConfig)
 
     def __post_init__(self) -> None:
         if not self.strategies:

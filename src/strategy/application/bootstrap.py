@@ -183,7 +183,7 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
     bus = MessageBus()
     cycle = TradingCycle(strategy_name, contracts.options, contracts.params, services, ports, bus=bus,
                          counters=StrategyCounters(), prices_from_bars=prices_from_bars,
-                         fees=config.fees.to_domain())
+                         fees=config.fees.to_domain(), capital_share=config.account.capital_share)
     bus.subscribe_all(EventLogHandler(strategy_name, ports.events))
     return cycle
 

@@ -34,6 +34,7 @@ from src.strategy.application.message_bus import MessageBus
 from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
 from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
 from src.strategy.domain.domain_service.account_valuation import value_account
+from src.strategy.domain.event.account_events import MarginCallEvent
 from src.strategy.domain.domain_service.active_contract_tracker import ActiveContractTracker
 from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
 from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
@@ -141,10 +142,12 @@ class TradingCycle:
     def __init__(self, strategy_name: str, options: Mapping[str, OptionContract],
                  contract_params: Mapping[str, ContractParams], services: CycleServices, ports: CyclePorts,
                  bus: MessageBus | None = None, counters: StrategyCounters | None = None,
-                 prices_from_bars: bool = True, fees: FeeSchedule | None = None) -> None:
+                 prices_from_bars: bool = True, fees: FeeSchedule | None = None,
+                 capital_share: float = 1.0) -> None:
         """``prices_from_bars``: a backtest has no ticks, so each bar's close is also the
         executor's last price; live, the ticks already gave it bid and ask. ``fees``: what each
-        fill costs (the strategy's balance is net of them)."""
+        fill costs (the strategy's balance is net of them); ``capital_share``: the share of the
+        account this strategy sizes against."""
         self.strategy_name = strategy_name
         self.options = dict(options)
         self.contract_params = dict(contract_params)
@@ -165,6 +168,9 @@ class TradingCycle:
                                            self.options)
         self._unsettled_reported: set[str] = set()
         self.fees = FeeLedger(fees or FeeSchedule())
+        self.capital_share = capital_share
+        self.largest_margin = 0.0
+        self._margin_call = False
 
     # ------------------------------------------------------------ accessors
     @property
@@ -222,6 +228,7 @@ class TradingCycle:
         for window_bar in window_bars:
             self._on_window_bar(window_bar, now, trading, recording)
         if trading:
+            self._check_margin(now)
             self._hedge(now)
         self._publish()
         if self.state_saver is not None and recording:
@@ -364,8 +371,14 @@ class TradingCycle:
             self._refuse(now, STAGE_OPTION_SELECTION, contract.vt_symbol, "no price for the selected option",
                          instrument.product)
             return
+        account = self.account(now)
+        if account.available < 0:
+            self._refuse(now, STAGE_SIZING, contract.vt_symbol,
+                         f"margin call: available {account.available:.2f} < 0 (balance {account.balance:.2f}, "
+                         f"margin {account.frozen:.2f}): no opening until it is back above zero", instrument.product)
+            return
         sizing = self.services.sizing_service.size(contract, price, bar.close,
-                                                   self.contract_params[contract.vt_symbol], self.account(now),
+                                                   self.contract_params[contract.vt_symbol], account,
                                                    self.open_position_count())
         if not sizing.is_sized:
             self._refuse(now, STAGE_SIZING, contract.vt_symbol, sizing.reason, instrument.product)
@@ -592,9 +605,26 @@ class TradingCycle:
         return None if greeks is None else PositionGreeks.from_greeks(contract.vt_symbol, lots, 1.0, greeks)
 
     def account(self, now: datetime) -> AccountSnapshot:
-        """Capital less the fees paid, plus the book's P&L, less the margin held."""
-        return value_account(self.ports.account.capital() - self.fees.total, self.positions, self.last_prices, self.options,
-                             self.contract_params, self.services.sizing_service, now)
+        """One capital source per mode (see ``value_account``): live, the broker's funds (P&L, fees and
+        margins already in them); otherwise the capital less the fees paid, plus the book's P&L, less
+        the margin of positions and of working opening orders. Both scaled to this strategy's share."""
+        funds_of = getattr(self.ports.account, "funds", None)
+        return value_account(self.ports.account.capital(), self.positions, self.last_prices, self.options,
+                             self.contract_params, self.services.sizing_service, now, fees=self.fees.total,
+                             working_orders=self.positions.active_orders(), share=self.capital_share,
+                             funds=funds_of() if funds_of is not None else None)
+
+    def _check_margin(self, now: datetime) -> None:
+        """At each mark: the largest margin held, and a ``MarginCallEvent`` when available funds fall
+        below zero (openings are refused meanwhile) or come back."""
+        account = self.account(now)
+        self.largest_margin = max(self.largest_margin, account.frozen)
+        in_call = account.available < 0
+        if in_call != self._margin_call:
+            self._margin_call = in_call
+            self._pending.append(MarginCallEvent(
+                now, balance=account.balance, available=account.available, margin=account.frozen,
+                detail="available below zero: openings refused" if in_call else "available back above zero"))
 
     def monitor_view(self, at: datetime) -> dict:
         """What the dashboard shows: positions, portfolio Greeks, P&L, latest signals."""

@@ -1,0 +1,67 @@
+"""One capital source per mode; margin of futures, of short options and of working opening orders."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
+from src.strategy.domain.domain_service.account_valuation import AccountFunds, value_account
+from src.strategy.domain.domain_service.position_sizing_service import PositionSizingService
+from src.strategy.domain.value_object.contract_params import ContractParams
+from src.strategy.domain.value_object.market import Direction, Offset
+from src.strategy.domain.value_object.option_contract import OptionType
+from src.strategy.domain.value_object.order_instruction import OrderInstruction
+from tests.unit.domain.builders import CST, FUTURE, option
+
+PUT = option(3800, OptionType.PUT)
+PARAMS = {FUTURE: ContractParams(FUTURE, 300, 0.2, 0.12), PUT.vt_symbol: ContractParams(PUT.vt_symbol, 100, 0.2, 0.10)}
+NOW = datetime(2025, 1, 6, 10, tzinfo=CST)
+SIZING = PositionSizingService()
+
+
+def _book() -> PositionAggregate:
+    book = PositionAggregate({vt: p.multiplier for vt, p in PARAMS.items()})
+    book.update_trade("o1", "t1", PUT.vt_symbol, Direction.SHORT, Offset.OPEN, 40.0, 2, NOW)
+    book.update_trade("o2", "t2", FUTURE, Direction.LONG, Offset.OPEN, 3900.0, 1, NOW)
+    return book
+
+
+def test_futures_and_short_options_hold_margin_and_fees_lower_the_balance():
+    marks = {FUTURE: 3910.0, PUT.vt_symbol: 35.0}
+    account = value_account(1_000_000.0, _book(), marks, {PUT.vt_symbol: PUT}, PARAMS, SIZING, NOW, fees=31.0)
+    option_margin = 2 * SIZING.short_option_margin(PUT, 35.0, 3910.0, PARAMS[PUT.vt_symbol])
+    future_margin = 3910.0 * 300 * 0.12
+    assert account.frozen == pytest.approx(option_margin + future_margin)
+    pnl = (40.0 - 35.0) * 2 * 100 + (3910.0 - 3900.0) * 300
+    assert account.balance == pytest.approx(1_000_000.0 - 31.0 + pnl)
+    assert account.available == pytest.approx(account.balance - account.frozen)
+
+
+def test_working_opening_orders_reserve_margin_and_closing_orders_do_not():
+    book = _book()
+    book.register_order("o3", OrderInstruction(vt_symbol=PUT.vt_symbol, direction=Direction.SHORT,
+                                               offset=Offset.OPEN, volume=3, price=36.0, reason="open"), NOW)
+    book.register_order("o4", OrderInstruction(vt_symbol=FUTURE, direction=Direction.SHORT, offset=Offset.CLOSE,
+                                               volume=1, price=3910.0, reason="close"), NOW)
+    marks = {FUTURE: 3910.0, PUT.vt_symbol: 35.0}
+    without = value_account(1e6, book, marks, {PUT.vt_symbol: PUT}, PARAMS, SIZING, NOW)
+    with_orders = value_account(1e6, book, marks, {PUT.vt_symbol: PUT}, PARAMS, SIZING, NOW,
+                                working_orders=book.active_orders())
+    assert with_orders.frozen - without.frozen == pytest.approx(
+        3 * SIZING.short_option_margin(PUT, 36.0, 3910.0, PARAMS[PUT.vt_symbol]))
+
+
+def test_live_funds_are_taken_as_reported_never_with_the_strategy_pnl_added_again():
+    marks = {FUTURE: 4000.0, PUT.vt_symbol: 10.0}  # a large P&L on the book
+    funds = AccountFunds(balance=2_000_000.0, available=1_500_000.0)
+    account = value_account(2_000_000.0, _book(), marks, {PUT.vt_symbol: PUT}, PARAMS, SIZING, NOW, fees=99.0,
+                            share=0.5, funds=funds)
+    assert (account.balance, account.available) == (1_000_000.0, 750_000.0)
+
+
+def test_a_share_of_the_capital_and_a_margin_call_shows_as_negative_available():
+    marks = {FUTURE: 3910.0, PUT.vt_symbol: 35.0}
+    account = value_account(200_000.0, _book(), marks, {PUT.vt_symbol: PUT}, PARAMS, SIZING, NOW, share=0.5)
+    assert account.balance == pytest.approx(100_000.0 + (40.0 - 35.0) * 200 + 10.0 * 300)
+    assert account.available < 0
