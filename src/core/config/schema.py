@@ -175,9 +175,11 @@ class PutCallFilterConfig:
 @dataclass(frozen=True)
 class AccountConfig:
     """``account:``: the share of the account this process's strategies size against, so that several
-    timeframe processes on one account never count the same money (their shares should sum to <= 1)."""
+    timeframe processes on one account never count the same money (their shares should sum to <= 1),
+    and the broker's margin as a multiple of the exchange's."""
 
     capital_share: float = field(default=1.0, metadata=bounded(gt=0.0, le=1.0))
+    broker_margin_multiplier: float = field(default=1.0, metadata=bounded(ge=1.0, le=10.0))
 
 
 @dataclass(frozen=True)

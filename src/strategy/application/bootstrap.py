@@ -161,8 +161,9 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         indicator_service=IndicatorService(IndicatorSettings()),
         signal_service=SignalService(**put_call_filter(config)),
         option_selector=OptionSelectorService(OptionSelectorSettings(strike_level=setting.strike_level)),
-        sizing_service=PositionSizingService(SizingSettings(max_positions=setting.max_positions,
-                                                            position_ratio=setting.position_ratio)),
+        sizing_service=PositionSizingService(SizingSettings(
+            max_positions=setting.max_positions, position_ratio=setting.position_ratio,
+            broker_margin_multiplier=config.account.broker_margin_multiplier)),
         risk_aggregator=PortfolioRiskAggregator(RiskThresholds.from_mapping(
             dataclasses.asdict(limits.position_limits), dataclasses.asdict(limits.portfolio_limits))),
         greeks=OptionGreeksService(GreeksCalculator("black76"), limits.risk_free_rate),

@@ -171,6 +171,7 @@ class TradingCycle:
         self.capital_share = capital_share
         self.largest_margin = 0.0
         self._margin_call = False
+        self.previous_closes: dict[str, float] = {}  # the previous day's last prices: the margin basis
 
     # ------------------------------------------------------------ accessors
     @property
@@ -205,6 +206,7 @@ class TradingCycle:
         contracts = self.services.contracts
         new_day = contracts.start_day_if_new(bar_time)
         if new_day:
+            self.previous_closes = dict(self.last_prices)
             self._prune_history(bar_time)
         for vt_symbol, bar in prints.items():
             if vt_symbol in self.futures:
@@ -377,7 +379,9 @@ class TradingCycle:
                          f"margin call: available {account.available:.2f} < 0 (balance {account.balance:.2f}, "
                          f"margin {account.frozen:.2f}): no opening until it is back above zero", instrument.product)
             return
-        sizing = self.services.sizing_service.size(contract, price, bar.close,
+        previous = self.previous_closes
+        sizing = self.services.sizing_service.size(contract, previous.get(contract.vt_symbol, price),
+                                                   previous.get(contract.underlying_vt_symbol, bar.close),
                                                    self.contract_params[contract.vt_symbol], account,
                                                    self.open_position_count())
         if not sizing.is_sized:
@@ -506,6 +510,7 @@ class TradingCycle:
         today = now.date()
         for vt_symbol in self.instruments.prune_expired_options(today):
             self.last_prices.pop(vt_symbol, None)
+            self.previous_closes.pop(vt_symbol, None)
         self.settlement.forget_before(today)
 
     def _prune_history(self, now: datetime) -> None:
@@ -612,7 +617,7 @@ class TradingCycle:
         return value_account(self.ports.account.capital(), self.positions, self.last_prices, self.options,
                              self.contract_params, self.services.sizing_service, now, fees=self.fees.total,
                              working_orders=self.positions.active_orders(), share=self.capital_share,
-                             funds=funds_of() if funds_of is not None else None)
+                             funds=funds_of() if funds_of is not None else None, previous=self.previous_closes)
 
     def _check_margin(self, now: datetime) -> None:
         """At each mark: the largest margin held, and a ``MarginCallEvent`` when available funds fall

@@ -65,3 +65,16 @@ def test_a_share_of_the_capital_and_a_margin_call_shows_as_negative_available():
     account = value_account(200_000.0, _book(), marks, {PUT.vt_symbol: PUT}, PARAMS, SIZING, NOW, share=0.5)
     assert account.balance == pytest.approx(100_000.0 + (40.0 - 35.0) * 200 + 10.0 * 300)
     assert account.available < 0
+
+
+def test_margin_is_on_the_previous_close_and_the_broker_multiplier_scales_it():
+    from src.strategy.domain.domain_service.position_sizing_service import SizingSettings
+    book = _book()
+    marks = {FUTURE: 3910.0, PUT.vt_symbol: 35.0}
+    previous = {FUTURE: 3850.0, PUT.vt_symbol: 45.0}
+    broker = PositionSizingService(SizingSettings(broker_margin_multiplier=1.2))
+    account = value_account(1e6, book, marks, {PUT.vt_symbol: PUT}, PARAMS, broker, NOW, previous=previous)
+    exchange = 2 * SIZING.short_option_margin(PUT, 45.0, 3850.0, PARAMS[PUT.vt_symbol]) + 3850.0 * 300 * 0.12
+    assert account.frozen == pytest.approx(1.2 * exchange)
+    # The marks still value the book.
+    assert account.balance == pytest.approx(1e6 + (40.0 - 35.0) * 200 + 10.0 * 300)

@@ -37,21 +37,25 @@ def value_account(capital: float, positions: PositionAggregate, marks: Mapping[s
                   options: Mapping[str, OptionContract], contract_params: Mapping[str, ContractParams],
                   sizing: PositionSizingService, now: datetime, *, fees: float = 0.0,
                   working_orders: Iterable[Order] = (), share: float = 1.0,
-                  funds: AccountFunds | None = None) -> AccountSnapshot:
-    """Positions are marked at their last price (their average price before any); a short
-    option's margin uses its underlying's last price (its strike before any)."""
+                  funds: AccountFunds | None = None,
+                  previous: Mapping[str, float] | None = None) -> AccountSnapshot:
+    """Positions are marked at their last price (their average price before any). Margin is
+    computed on ``previous`` (the previous day's last prices: the exchange's previous settlement
+    and close), else on the last prices; a short option's underlying defaults to its strike."""
+    basis = {**marks, **(previous or {})}
     margin = 0.0
     unrealized = 0.0
     for position in positions.positions():
         mark = marks.get(position.vt_symbol, position.avg_price)
         unrealized += position.unrealized_pnl(mark)
-        margin += _margin(position.vt_symbol, position.direction, position.volume, mark, marks, options,
-                          contract_params, sizing)
+        margin += _margin(position.vt_symbol, position.direction, position.volume,
+                          basis.get(position.vt_symbol, mark), basis, options, contract_params, sizing)
     for order in working_orders:
         remaining = order.volume - order.traded
         if order.offset is Offset.OPEN and remaining > 0 and order.vt_symbol in contract_params:
-            margin += _margin(order.vt_symbol, order.direction, remaining, order.price, marks, options,
-                              contract_params, sizing)
+            margin += _margin(order.vt_symbol, order.direction, remaining,
+                              (previous or {}).get(order.vt_symbol, order.price), basis, options, contract_params,
+                              sizing)
     if funds is not None:
         balance = funds.balance * share
         return AccountSnapshot(balance=balance, available=funds.available * share,
@@ -72,4 +76,4 @@ def _margin(vt_symbol: str, direction: Direction, volume: int, price: float, mar
             return 0.0  # a long option is paid in full: no margin
         underlying = marks.get(option.underlying_vt_symbol, option.strike)
         return volume * sizing.short_option_margin(option, price, underlying, params)
-    return volume * price * params.multiplier * params.margin_ratio  # a future, either side
+    return volume * sizing.future_margin(price, params)  # a future, either side
