@@ -110,7 +110,7 @@ class OptionBacktestingEngine(BacktestingEngine):
         (balance, drawdown, return) include them."""
         ledger = FeeLedger(self.fee_schedule)
         by_day: dict[date, float] = defaultdict(float)
-        option_fees, option_lots = 0.0, 0
+        option_fees, option_lots, futures_close_today = 0.0, 0, 0.0
         for trade in self.trades.values():
             product = self.products.get(trade.vt_symbol)
             if product is None or not ledger.covers(product):
@@ -121,18 +121,22 @@ class OptionBacktestingEngine(BacktestingEngine):
                 fee = ledger.settle(trade.vt_symbol, product, side, int(trade.volume),
                                     exercised=is_option and trade.price > 0)
             else:
+                before = ledger.close_today_total
                 fee = ledger.charge(trade.vt_symbol, product, from_vnpy_direction(trade.direction),
                                     from_vnpy_offset(trade.offset), trade.price, int(trade.volume),
                                     self.sizes[trade.vt_symbol], trade.datetime)
                 if is_option:
                     option_lots += int(trade.volume)
+                else:
+                    futures_close_today += ledger.close_today_total - before
             if is_option:
                 option_fees += fee
             by_day[trade.datetime.date()] += fee
         added = pd.Series(by_day, dtype=float).reindex(daily.index, fill_value=0.0)
         daily["commission"] = daily["commission"] + added
         daily["net_pnl"] = daily["net_pnl"] - added
-        self.fee_totals = {"schedule_fees": ledger.total, "close_today_fees": ledger.close_today_total,
+        # close_today_fees: the futures' (options pay the same per lot whether closed today or not).
+        self.fee_totals = {"schedule_fees": ledger.total, "close_today_fees": futures_close_today,
                            "option_fees": option_fees, "option_lots_traded": option_lots}
 
 

@@ -33,7 +33,7 @@ from src.core.contract.expiry_calculator import ExpiryCalculator
 from src.core.contract.option_discovery import OptionDiscoveryService
 from src.core.contract.symbol_generator import SymbolGenerator
 from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
-from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
+from src.strategy.infrastructure.calendar.holiday_loader import calendar_edge_warning, load_cn_calendar
 from src.strategy.strategy_entry import StrategyEntry
 
 logger = logging.getLogger("backtesting")
@@ -68,6 +68,9 @@ class BacktestRunner:
         self.override_config_file = override_config_file
         self.futures_only = futures_only  # no options: the futures' signals and roll run, option openings are refused
         self.calendar = load_cn_calendar()
+        edge = calendar_edge_warning(self.calendar, backtest.end)
+        if edge:
+            logger.warning("%s", edge)
         self.resolver = ExchangeResolver()
         self.expiry_calculator = ExpiryCalculator(self.calendar, self.resolver)
         self.factory = ContractFactory(self.expiry_calculator, backtest.product_specs, self.resolver)

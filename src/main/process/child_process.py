@@ -73,7 +73,7 @@ from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.main.utils.file_lock import exclusive_lock
 from src.paths import DATA_DIR
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
-from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
+from src.strategy.infrastructure.calendar.holiday_loader import calendar_edge_warning, load_cn_calendar
 from src.strategy.infrastructure.gateway.vnpy_converters import to_position_snapshot
 from src.strategy.infrastructure.persistence.history_data_repository import HistoryDataRepository
 from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
@@ -154,6 +154,10 @@ class ChildProcess:
         database = self._database = database_factory.create_database(settings)
         products = load_trading_targets(self.options.trading_target_file)
         calendar = load_cn_calendar()
+        last_day = replay.end if replay else datetime.now(EXCHANGE_TIMEZONE).date()
+        edge = calendar_edge_warning(calendar, last_day)
+        if edge:
+            logger.warning("%s", edge)
         builder = UniverseBuilder(products, calendar)
         replay = self.options.replay
         manager = None if replay else GatewayManager.from_environment()
