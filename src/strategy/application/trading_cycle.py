@@ -537,18 +537,24 @@ class TradingCycle:
             self._roll_hedges(product, hedge_symbol, now)
             if engine is None:
                 continue
-            book = hedge_book(self.positions, self.executor.working_executions(), hedge_symbol)
+            working = self.executor.working_executions()
+            book = hedge_book(self.positions, working, hedge_symbol)
+            # Roll orders on the product's other months change its lots too when they fill.
+            rolling = sum(view.remaining * view.instruction.direction.sign for view in working
+                          if view.instruction.is_hedge and view.instruction.vt_symbol != hedge_symbol
+                          and view.instruction.vt_symbol in self.futures
+                          and self.futures[view.instruction.vt_symbol].product == product)
             instruction = engine.evaluate(portfolio_delta=delta, hedge_symbol=hedge_symbol, reference_price=price,
                                           at=now, long_lots=book.long_lots, short_lots=book.short_lots,
-                                          pending_lots=book.pending_lots)
+                                          pending_lots=book.pending_lots + rolling)
             if instruction is not None:
                 self._send(dataclasses.replace(instruction, purpose=OrderPurpose.HEDGE), now)
 
     def _roll_hedges(self, product: str, hedge_symbol: str, now: datetime) -> None:
-        """Futures lots of the product in a month that is no longer its hedge contract are closed
-        (the first half of a roll); the hedging engine then opens the hedge contract's lots the
-        delta calls for (the second half). So no hedge lot is held into its month's expiry once
-        the active contract has moved on."""
+        """Futures lots of the product in a month that is no longer its hedge contract are rolled:
+        closed there and opened in the hedge contract, the two orders sent together (both count as
+        working hedges, so the hedging engine neither waits for nor doubles them). So no hedge lot
+        is held into its month's expiry once the active contract has moved on."""
         stale = [p for p in self.positions.positions() if p.vt_symbol != hedge_symbol
                  and p.vt_symbol in self.futures and self.futures[p.vt_symbol].product == product
                  and not is_expired(self.futures[p.vt_symbol].expiry, now)]
@@ -565,6 +571,12 @@ class TradingCycle:
                 vt_symbol=position.vt_symbol, direction=position.direction.opposite, offset=Offset.CLOSE,
                 volume=position.volume, price=align_price(mark, self.contract_params[position.vt_symbol].pricetick),
                 reason=f"roll hedge {position.vt_symbol} -> {hedge_symbol}", purpose=OrderPurpose.HEDGE), now)
+            target = self.last_prices.get(hedge_symbol)
+            if target is not None:
+                self._send(OrderInstruction(
+                    vt_symbol=hedge_symbol, direction=position.direction, offset=Offset.OPEN,
+                    volume=position.volume, price=align_price(target, self.contract_params[hedge_symbol].pricetick),
+                    reason=f"roll hedge {position.vt_symbol} -> {hedge_symbol}", purpose=OrderPurpose.HEDGE), now)
 
     def product_delta(self, product: str, hedge_symbol: str, now: datetime) -> float:
         """The product's options and futures held, in lots of its hedge future."""

@@ -51,10 +51,14 @@ def read_holidays(path: Path) -> list[date]:
 
 def xshg_closures(start: date = CALENDAR_START) -> tuple[list[date], date]:
     """Weekday closures of exchange_calendars' XSHG calendar from ``start``, and its last session."""
+    import warnings
+
     import exchange_calendars
 
-    calendar = exchange_calendars.get_calendar(XSHG, start=start.isoformat())
-    sessions = {stamp.date() for stamp in calendar.sessions}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the package's own pandas deprecation notices
+        calendar = exchange_calendars.get_calendar(XSHG, start=start.isoformat())
+        sessions = {stamp.date() for stamp in calendar.sessions}
     last = calendar.last_session.date()
     closures = []
     day = start
