@@ -154,12 +154,12 @@ class ChildProcess:
         database = self._database = database_factory.create_database(settings)
         products = load_trading_targets(self.options.trading_target_file)
         calendar = load_cn_calendar()
+        builder = UniverseBuilder(products, calendar)
+        replay = self.options.replay
         last_day = replay.end if replay else datetime.now(EXCHANGE_TIMEZONE).date()
         edge = calendar_edge_warning(calendar, last_day)
         if edge:
             logger.warning("%s", edge)
-        builder = UniverseBuilder(products, calendar)
-        replay = self.options.replay
         manager = None if replay else GatewayManager.from_environment()
         if manager is not None and not manager.configured:
             raise UserInputError(
