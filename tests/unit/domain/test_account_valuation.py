@@ -78,3 +78,36 @@ def test_margin_is_on_the_previous_close_and_the_broker_multiplier_scales_it():
     assert account.frozen == pytest.approx(1.2 * exchange)
     # The marks still value the book.
     assert account.balance == pytest.approx(1e6 + (40.0 - 35.0) * 200 + 10.0 * 300)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=100, deadline=None)
+@given(fills=st.lists(st.tuples(st.sampled_from([PUT.vt_symbol, FUTURE]), st.sampled_from(list(Direction)),
+                                st.booleans(), st.integers(1, 4), st.floats(1.0, 100.0)), max_size=20),
+       put_mark=st.floats(0.2, 150.0), future_mark=st.floats(3500.0, 4300.0), fees=st.floats(0.0, 5000.0))
+def test_the_book_always_sums(fills, put_mark, future_mark, fees):
+    """cash + marked positions = equity (balance), and available + margin = balance, whatever was traded."""
+    book = PositionAggregate({vt: p.multiplier for vt, p in PARAMS.items()})
+    cash = 1_000_000.0 - fees
+    for n, (vt_symbol, side, closing, volume, price) in enumerate(fills):
+        price = price if vt_symbol == PUT.vt_symbol else 3800.0 + price
+        multiplier = PARAMS[vt_symbol].multiplier
+        held = book.position(vt_symbol, side)
+        if closing:
+            if held is None or not held.volume:
+                continue
+            volume = min(volume, held.volume)
+            book.update_trade(f"o{n}", f"t{n}", vt_symbol, side.opposite, Offset.CLOSE, price, volume, NOW)
+            cash -= side.opposite.sign * price * volume * multiplier
+        else:
+            book.update_trade(f"o{n}", f"t{n}", vt_symbol, side, Offset.OPEN, price, volume, NOW)
+            cash -= side.sign * price * volume * multiplier
+    marks = {PUT.vt_symbol: put_mark, FUTURE: future_mark}
+    account = value_account(1_000_000.0, book, marks, {PUT.vt_symbol: PUT}, PARAMS, SIZING, NOW, fees=fees)
+    marked = sum(p.direction.sign * p.volume * marks[p.vt_symbol] * p.multiplier for p in book.positions())
+    assert account.balance == pytest.approx(cash + marked, abs=1e-4)
+    assert account.available + account.frozen == pytest.approx(account.balance, abs=1e-4)
+    assert account.frozen >= 0
