@@ -8,14 +8,26 @@ runner can fail loudly instead of reporting a truncated backtest as a result.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections import defaultdict
+from datetime import date, datetime
 
+import pandas as pd
+
+from vnpy.trader.constant import Direction, Offset, Status
+from vnpy.trader.object import TradeData
+from vnpy.trader.utility import extract_vt_symbol
 from vnpy_portfoliostrategy import BacktestingEngine
 from vnpy_portfoliostrategy.template import StrategyTemplate
+
+from src.strategy.domain.domain_service.fee_ledger import FeeLedger
+from src.strategy.domain.value_object.fee_schedule import FeeSchedule
+from src.strategy.infrastructure.gateway.vnpy_converters import from_vnpy_direction, from_vnpy_offset
 
 logger = logging.getLogger("backtesting")
 
 _VNPY_ABORT_MARK = "Traceback (most recent call last)"
+
+SETTLEMENT_ID_PREFIX = "SETTLE-"
 
 
 class OptionBacktestingEngine(BacktestingEngine):
@@ -23,6 +35,13 @@ class OptionBacktestingEngine(BacktestingEngine):
         super().__init__()
         self.progress = progress
         self.strategy_failure: str | None = None
+        self.expiries: dict[str, date] = {}  # vt_symbol -> last trading day, set by the runner
+        self.settlement_trades: list[TradeData] = []
+        # The fee schedule (set by the runner) and what it charged; see apply_fee_schedule.
+        self.fee_schedule: FeeSchedule | None = None
+        self.products: dict[str, str] = {}
+        self.options: set[str] = set()
+        self.fee_totals: dict[str, float] = {}
 
     def output(self, msg: str) -> None:
         text = str(msg)
@@ -36,6 +55,90 @@ class OptionBacktestingEngine(BacktestingEngine):
         logger.info("%s %s", self.datetime, msg)
 
     def new_bars(self, dt: datetime) -> None:
+        self.retire_expired(dt)
         super().new_bars(dt)
         if self.progress is not None:
             self.progress.update(1)
+
+    # ------------------------------------------------------------ expiry
+    # vnpy forward-fills a symbol's last bar for ever once its data ends: an expired
+    # contract would keep being marked (and could even fill orders) at its last print.
+    def retire_expired(self, dt: datetime) -> None:
+        """From the day after a contract's expiry: its bar is no longer carried forward, so it
+        leaves the daily marks, and orders still working on it are cancelled."""
+        today = dt.date()
+        for vt_symbol in [vt for vt in self.bars if vt in self.expiries and self.expiries[vt] < today]:
+            del self.bars[vt_symbol]
+        for order in [o for o in self.active_limit_orders.values() if o.vt_symbol not in self.bars]:
+            self.active_limit_orders.pop(order.vt_orderid, None)
+            order.status = Status.CANCELLED
+            self.strategy.update_order(order)
+
+    def book_settlement(self, vt_symbol: str, position_direction: str, volume: int, price: float,
+                        at: datetime) -> TradeData:
+        """Books an expiry settlement as a closing trade at the settlement price, dated at the
+        expiry day's close, so vnpy's daily P&L closes the position there. Its order and trade
+        ids start with ``SETTLE-``; it is not sent back to the strategy (which settled already)."""
+        symbol, exchange = extract_vt_symbol(vt_symbol)
+        self.trade_count += 1
+        settlement_id = f"{SETTLEMENT_ID_PREFIX}{self.trade_count}"
+        trade = TradeData(symbol=symbol, exchange=exchange, orderid=settlement_id, tradeid=settlement_id,
+                          direction=Direction.LONG if position_direction == "SHORT" else Direction.SHORT,
+                          offset=Offset.CLOSE, price=price, volume=volume,
+                          datetime=at.replace(tzinfo=None) if self.datetime and self.datetime.tzinfo is None else at,
+                          gateway_name=self.gateway_name)
+        self.trades[trade.vt_tradeid] = trade
+        self.settlement_trades.append(trade)
+        logger.info("settlement booked: %s %s %d @ %s on %s", trade.direction.value, vt_symbol, volume, price,
+                    at.date())
+        return trade
+
+
+    # ------------------------------------------------------------ fees
+    def calculate_result(self) -> pd.DataFrame:
+        daily = super().calculate_result()
+        if daily is not None and self.fee_schedule is not None:
+            self.apply_fee_schedule(daily)
+        return daily
+
+    def apply_fee_schedule(self, daily: pd.DataFrame) -> None:
+        """vnpy charges one turnover rate per contract; the schedule has fixed fees per lot and a
+        close-today rate. The runner gives vnpy a rate of 0 for the products the schedule covers;
+        here every trade's fee is computed by the strategy's own ``FeeLedger`` (in time order,
+        settlements included: an option settled in the money pays the exercise fee) and added to
+        the day's ``commission``; ``net_pnl`` is lowered by the same amount, so vnpy's statistics
+        (balance, drawdown, return) include them."""
+        ledger = FeeLedger(self.fee_schedule)
+        by_day: dict[date, float] = defaultdict(float)
+        option_fees, option_lots, futures_close_today = 0.0, 0, 0.0
+        for trade in self.trades.values():
+            product = self.products.get(trade.vt_symbol)
+            if product is None or not ledger.covers(product):
+                continue
+            is_option = trade.vt_symbol in self.options
+            if is_settlement(trade):
+                side = from_vnpy_direction(trade.direction).opposite
+                fee = ledger.settle(trade.vt_symbol, product, side, int(trade.volume),
+                                    exercised=is_option and trade.price > 0)
+            else:
+                before = ledger.close_today_total
+                fee = ledger.charge(trade.vt_symbol, product, from_vnpy_direction(trade.direction),
+                                    from_vnpy_offset(trade.offset), trade.price, int(trade.volume),
+                                    self.sizes[trade.vt_symbol], trade.datetime)
+                if is_option:
+                    option_lots += int(trade.volume)
+                else:
+                    futures_close_today += ledger.close_today_total - before
+            if is_option:
+                option_fees += fee
+            by_day[trade.datetime.date()] += fee
+        added = pd.Series(by_day, dtype=float).reindex(daily.index, fill_value=0.0)
+        daily["commission"] = daily["commission"] + added
+        daily["net_pnl"] = daily["net_pnl"] - added
+        # close_today_fees: the futures' (options pay the same per lot whether closed today or not).
+        self.fee_totals = {"schedule_fees": ledger.total, "close_today_fees": futures_close_today,
+                           "option_fees": option_fees, "option_lots_traded": option_lots}
+
+
+def is_settlement(trade: TradeData) -> bool:
+    return trade.orderid.startswith(SETTLEMENT_ID_PREFIX)

@@ -39,7 +39,7 @@ from src.core.contract.symbol_generator import SymbolGenerator
 from src.datafeed.synthetic_marker import synthetic_description
 from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
 from src.strategy.domain.value_object.trading_session import product_code
-from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
+from src.strategy.infrastructure.calendar.holiday_loader import calendar_edge_warning, load_cn_calendar
 from src.strategy.strategy_entry import STRATEGY_CLASSES
 
 logger = logging.getLogger("backtesting")
@@ -74,6 +74,9 @@ class BacktestRunner:
         self.override_config_file = override_config_file
         self.futures_only = futures_only  # no options: the futures' signals and roll run, option openings are refused
         self.calendar = load_cn_calendar()
+        edge = calendar_edge_warning(self.calendar, backtest.end)
+        if edge:
+            logger.warning("%s", edge)
         self.resolver = ExchangeResolver()
         self.expiry_calculator = ExpiryCalculator(self.calendar, self.resolver)
         self.factory = ContractFactory(self.expiry_calculator, backtest.product_specs, self.resolver)
@@ -145,12 +148,15 @@ class BacktestRunner:
         vt_symbols = sorted(info.vt_symbol for info in registry)
         warmup_start = self._warmup_start(definition)
         engine = self.last_engine = OptionBacktestingEngine()
+        fees = self.strategy_config.fees.to_domain()
         engine.set_parameters(
             vt_symbols=vt_symbols,
             interval=self.backtest.interval,
             start=datetime.combine(warmup_start, time.min),
             end=datetime.combine(self.backtest.end, time.min),
-            rates={info.vt_symbol: self.backtest.rate(info.product) for info in registry},
+            # Products the fee schedule covers pay its fees (OptionBacktestingEngine.apply_fee_schedule).
+            rates={info.vt_symbol: 0.0 if fees.covers(info.product) else self.backtest.rate(info.product)
+                   for info in registry},
             slippages={info.vt_symbol: self.backtest.slippage(info.product) for info in registry},
             sizes=registry.sizes(),
             priceticks=registry.priceticks(),
@@ -158,6 +164,10 @@ class BacktestRunner:
             risk_free=self.backtest.risk_free,
             annual_days=self.backtest.annual_days,
         )
+        engine.expiries = {info.vt_symbol: info.expiry for info in registry if info.expiry is not None}
+        engine.fee_schedule = fees if fees.products else None
+        engine.products = {info.vt_symbol: info.product for info in registry}
+        engine.options = {info.vt_symbol for info in registry if info.is_option}
         if setting is None:
             setting = dict(vars(definition.setting))
         engine.add_strategy(strategy_class or STRATEGY_CLASSES[definition.class_name], setting)
@@ -208,6 +218,7 @@ class BacktestRunner:
                                     "order_count": strategy.order_count,
                                     "refusal_count": strategy.refusal_count,
                                     "risk_breach_count": strategy.risk_breach_count,
+                                    **settlement_summary(engine),
                                     **strategy.hedging_summary(),
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
@@ -253,3 +264,15 @@ def book_at_the_end(strategy) -> dict:
                "offset": view.instruction.offset.value, "lots left": view.remaining,
                "why": view.instruction.reason} for view in cycle.executor.working_executions()]
     return {"open_positions": positions, "working_orders": orders}
+
+
+def settlement_summary(engine: OptionBacktestingEngine) -> dict:
+    """Positions the engine booked as settled at expiry (trades whose ids start with SETTLE-)."""
+    trades = engine.settlement_trades
+    totals = engine.fee_totals
+    cycle = getattr(engine.strategy, "cycle", None)
+    lots = totals.get("option_lots_traded", 0)
+    return {"settled_positions": len(trades), "settled_lots": int(sum(trade.volume for trade in trades)),
+            **({"fee_schedule_total": totals["schedule_fees"], "close_today_fees": totals["close_today_fees"],
+                "commission_per_option_lot": totals["option_fees"] / lots if lots else 0.0} if totals else {}),
+            **({"strategy_fees": cycle.fees.total, "largest_margin": cycle.largest_margin} if cycle is not None else {})}

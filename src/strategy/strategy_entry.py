@@ -35,6 +35,7 @@ from src.strategy.application.bootstrap import (
 from src.strategy.application.trading_cycle import CyclePorts, TradingCycle
 from src.strategy.domain.domain_service.option_selector_service import OptionSelectorSettings
 from src.strategy.domain.domain_service.position_sizing_service import SizingSettings
+from src.strategy.domain.event.position_events import PositionSettledEvent
 from src.strategy.infrastructure.bar_pipeline import BarPipeline
 from src.strategy.infrastructure.gateway.vnpy_account_gateway import VnpyAccountGateway
 from src.strategy.infrastructure.gateway.vnpy_clock import VnpyClock
@@ -98,6 +99,7 @@ class StrategyEntry(StrategyTemplate):
         self.cycle = build_cycle(self.strategy_name, self.vt_symbols, runtime.config, self.setting,
                                  VnpyTradeExecutionGateway(self), ports, prices_from_bars=backtesting)
         attach_runtime(self.cycle, runtime)
+        self.cycle.bus.subscribe(PositionSettledEvent, self._on_settled)
         interval = Interval.HOUR if self.setting.bar_interval == "HOUR" else Interval.MINUTE
         self.pipeline = BarPipeline(window=self.setting.bar_window, interval=interval)
         self.tick_pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
@@ -203,6 +205,15 @@ class StrategyEntry(StrategyTemplate):
         now = self.clock.now()
         self.cycle.on_trade(to_trade_fill(trade, now), now)
         self._sync_variables()
+
+    def _on_settled(self, event: PositionSettledEvent) -> None:
+        """A settled position is gone from vnpy's position too; an engine that keeps the
+        accounts (the backtester) books the settlement as a trade at the settlement price."""
+        closing = -1 if event.direction.value == "LONG" else 1
+        self.pos_data[event.vt_symbol] = self.pos_data.get(event.vt_symbol, 0) + closing * event.volume
+        book = getattr(self.strategy_engine, "book_settlement", None)
+        if book is not None:
+            book(event.vt_symbol, event.direction.value, event.volume, event.settlement_price, event.occurred_at)
 
     def _sync_variables(self) -> None:
         """vnpy shows (and its UI refreshes) these attributes; the cycle holds the figures."""

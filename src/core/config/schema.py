@@ -12,6 +12,7 @@ import typing
 from typing import Literal
 
 from src.core.config.typed_builder import InvalidField, bounded
+from src.strategy.domain.value_object.fee_schedule import FeeSchedule, ProductFees
 from src.strategy.domain.value_object.hedging_config import HedgingConfig
 
 # A period whose end is before its start is a night session crossing midnight:
@@ -179,6 +180,54 @@ class PutCallFilterConfig:
 
 
 @dataclass(frozen=True)
+class AccountConfig:
+    """``account:``: the share of the account this process's strategies size against, so that several
+    timeframe processes on one account never count the same money (their shares should sum to <= 1),
+    and the broker's margin as a multiple of the exchange's."""
+
+    capital_share: float = field(default=1.0, metadata=bounded(gt=0.0, le=1.0))
+    broker_margin_multiplier: float = field(default=1.0, metadata=bounded(ge=1.0, le=10.0))
+
+
+@dataclass(frozen=True)
+class ProductFeeEntry:
+    """One product's fees: CNY per lot plus fractions of turnover (price x multiplier x lots)."""
+
+    product: str
+    open_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    close_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    close_today_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    exercise_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    open_rate: float = field(default=0.0, metadata=bounded(ge=0.0, lt=0.01))
+    close_rate: float = field(default=0.0, metadata=bounded(ge=0.0, lt=0.01))
+    close_today_rate: float = field(default=0.0, metadata=bounded(ge=0.0, lt=0.01))
+
+
+@dataclass(frozen=True)
+class FeesConfig:
+    """``fees:``: the exchange's schedule per product (dated, with its source) and the broker's add-on.
+    Without products, the backtest keeps the product specs' turnover rates."""
+
+    as_of: str = ""
+    source: str = ""
+    broker_per_lot: float = field(default=0.0, metadata=bounded(ge=0.0))
+    products: tuple[ProductFeeEntry, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [entry.product for entry in self.products]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                raise InvalidField(f"products[{index}].product", f"product {name!r} is listed twice")
+
+    def to_domain(self) -> FeeSchedule:
+        return FeeSchedule({e.product: ProductFees(
+            e.product, open_per_lot=e.open_per_lot, close_per_lot=e.close_per_lot,
+            close_today_per_lot=e.close_today_per_lot, exercise_per_lot=e.exercise_per_lot, open_rate=e.open_rate,
+            close_rate=e.close_rate, close_today_rate=e.close_today_rate) for e in self.products},
+            broker_per_lot=self.broker_per_lot)
+
+
+@dataclass(frozen=True)
 class StrategyConfig:
     """Everything ``config/strategy_config.yaml`` (merged with an override) says."""
 
@@ -189,6 +238,8 @@ class StrategyConfig:
     hedging: HedgingSection
     advanced_orders: AdvancedOrdersConfig
     put_call_filter: PutCallFilterConfig = field(default_factory=PutCallFilterConfig)
+    fees: FeesConfig = field(default_factory=FeesConfig)
+    account: AccountConfig = field(default_factory=AccountConfig)
 
     def __post_init__(self) -> None:
         if not self.strategies:

@@ -15,6 +15,8 @@ delivery month with product-specific rules; they are not implemented and raise
 """
 from __future__ import annotations
 
+import logging
+
 from datetime import date, timedelta
 from typing import Protocol
 
@@ -27,6 +29,7 @@ from src.core.contract.contract_helper import ContractMonth
 FRIDAY = 4
 # Bounds the search for the next trading day; the longest Chinese market closure is about 10 days.
 _MAX_CLOSED_DAYS = 31
+logger = logging.getLogger(__name__)
 
 CFFEX_THIRD_FRIDAY_PRODUCTS = frozenset({"IF", "IH", "IC", "IM", "IO", "HO", "MO"})
 CFFEX_SECOND_FRIDAY_PRODUCTS = frozenset({"TS", "TF", "T", "TL"})
@@ -47,17 +50,32 @@ class ExpiryCalculator:
     def __init__(self, calendar: TradingDayCalendar, resolver: ExchangeResolver | None = None) -> None:
         self.calendar = calendar
         self.resolver = resolver or ExchangeResolver()
+        self._provisional_reported: set[tuple[str, ContractMonth]] = set()
+
+    def is_provisional(self, product: str, month: ContractMonth) -> bool:
+        """True when the expiry falls past the calendar's known closures (a later holiday could move it)."""
+        provisional = getattr(self.calendar, "is_provisional", None)
+        return bool(provisional is not None and provisional(self.expiry_date(product, month)))
 
     def expiry_date(self, product: str, month: ContractMonth) -> date:
         """The last trading day of a product's contract of this month."""
         code = self.resolver.normalize(product)
         if code in CFFEX_THIRD_FRIDAY_PRODUCTS:
-            return self.on_or_after(nth_weekday(month, FRIDAY, 3))
+            return self._flagged(code, month, self.on_or_after(nth_weekday(month, FRIDAY, 3)))
         if code in CFFEX_SECOND_FRIDAY_PRODUCTS:
-            return self.on_or_after(nth_weekday(month, FRIDAY, 2))
+            return self._flagged(code, month, self.on_or_after(nth_weekday(month, FRIDAY, 2)))
         raise UnsupportedProductError(
             f"no expiry rule for product {code} ({self.resolver.resolve(code).value}): only CFFEX "
             f"index futures/options and treasury futures are implemented")
+
+    def _flagged(self, code: str, month: ContractMonth, expiry: date) -> date:
+        """An expiry past the calendar's known closures is logged once as provisional."""
+        provisional = getattr(self.calendar, "is_provisional", None)
+        if provisional is not None and provisional(expiry) and (code, month) not in self._provisional_reported:
+            self._provisional_reported.add((code, month))
+            logger.warning("expiry of %s %s computed as %s is provisional: the trading calendar knows closures "
+                           "only up to %s", code, month, expiry, getattr(self.calendar, "known_until", None))
+        return expiry
 
     def is_expired(self, product: str, month: ContractMonth, on: date) -> bool:
         """Whether the contract has stopped trading on ``on`` (it still trades on its expiry day)."""

@@ -89,6 +89,17 @@ class OptionStrategyEngine(StrategyEngine):
             return self.paper_capital
         return float(sum(account.balance for account in self.main_engine.get_all_accounts()))
 
+    def account_funds(self) -> tuple[float, float] | None:
+        """Live: the gateways' (balance, available), which already include the P&L, fees and margins;
+        None in paper trading, where the strategy values its account from the paper capital."""
+        if self.paper_capital is not None:
+            return None
+        accounts = self.main_engine.get_all_accounts()
+        if not accounts:
+            return None
+        return (float(sum(account.balance for account in accounts)),
+                float(sum(account.available for account in accounts)))
+
     @property
     def datetime(self) -> datetime | None:
         return self.market_clock() if self.market_clock is not None else None

@@ -94,6 +94,11 @@ from vnpy.trader.object import (
 from src.core.contract.contract_registry import ContractFactory, ContractInfo
 from src.main.gateway.event_flow import TrackedEventEngine
 from src.main.gateway.replay_source import ReplaySource
+from src.strategy.application.bootstrap import option_contract_of
+from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired, settlement_time
+from src.strategy.domain.domain_service.fee_ledger import FeeLedger
+from src.strategy.domain.value_object.fee_schedule import FeeSchedule
+from src.strategy.infrastructure.gateway.vnpy_converters import from_vnpy_direction, from_vnpy_offset
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS, TradingSchedule
@@ -237,6 +242,8 @@ class SimulatedExchange:
         self.contracts = contracts
         self.capital = capital
         self.realized_pnl = 0.0
+        self.fees = FeeLedger(FeeSchedule())  # what the fills cost (the strategy's own schedule)
+        self.products: dict[str, str] = {}     # vt_symbol -> product, for the fee schedule
         self._order_count = 0
         self._trade_count = 0
         self._active: dict[str, dict[str, OrderData]] = defaultdict(dict)
@@ -305,6 +312,8 @@ class SimulatedExchange:
                           direction=order.direction, offset=order.offset, price=price, volume=order.volume,
                           datetime=at)
         size = self.contracts[order.vt_symbol].size
+        self.fees.charge(order.vt_symbol, self.products.get(order.vt_symbol, ""), from_vnpy_direction(order.direction),
+                         from_vnpy_offset(order.offset), price, int(order.volume), size, at)
         if order.offset is Offset.OPEN:
             holding = self._holdings[(order.vt_symbol, order.direction)]
             cost = holding.volume * holding.price + order.volume * price
@@ -323,6 +332,32 @@ class SimulatedExchange:
             touched = [side]
         return [trade], [self.position(order.vt_symbol, side) for side in touched]
 
+    def settle(self, vt_symbol: str, value: float) -> tuple[list[OrderData], list[PositionData]]:
+        """An expired contract: its working orders are cancelled and every lot held leaves at the
+        settlement ``value`` (realized into the account). No trade is reported: the strategy
+        settles its own book from the same rule, and a trade it never ordered would look manual."""
+        cancelled = []
+        for order in self._active.pop(vt_symbol, {}).values():
+            order.status = Status.CANCELLED
+            cancelled.append(order)
+        size = self.contracts[vt_symbol].size
+        positions = []
+        for side in (Direction.LONG, Direction.SHORT):
+            holding = self._holdings.get((vt_symbol, side))
+            if holding is None or not (holding.volume or holding.frozen):
+                continue
+            sign = 1.0 if side is Direction.LONG else -1.0
+            self.realized_pnl += sign * (value - holding.price) * holding.volume * size
+            self.fees.settle(vt_symbol, self.products.get(vt_symbol, ""), from_vnpy_direction(side),
+                             int(holding.volume), exercised=self.contracts[vt_symbol].option_type is not None
+                             and value > 0)
+            holding.volume, holding.frozen, holding.price = 0.0, 0.0, 0.0
+            positions.append(self.position(vt_symbol, side))
+        return cancelled, positions
+
+    def held_symbols(self) -> set[str]:
+        return {vt_symbol for (vt_symbol, _side), holding in self._holdings.items() if holding.volume}
+
     def position(self, vt_symbol: str, direction: Direction) -> PositionData:
         holding = self._holdings[(vt_symbol, direction)]
         contract = self.contracts[vt_symbol]
@@ -335,7 +370,7 @@ class SimulatedExchange:
 
     def account(self) -> AccountData:
         return AccountData(gateway_name=self.gateway_name, accountid=self.gateway_name,
-                           balance=self.capital + self.realized_pnl)
+                           balance=self.capital + self.realized_pnl - self.fees.total)
 
     def _release(self, order: OrderData) -> None:
         if order.offset is not Offset.OPEN:
@@ -399,13 +434,15 @@ class ReplayGateway(BaseGateway):
         self._pace_last: datetime | None = None
         self._pace_origin = 0.0
         self._pace_elapsed = 0.0
+        self._settlement = ExpirySettlement({}, {})
+        self._last_prices: dict[str, float] = {}
         # Registered now, before any strategy engine registers its own handler: see the module doc.
         event_engine.register(EVENT_TICK, self._process_tick_event)
 
     # --------------------------------------------------------------- set-up
     def prepare(self, source: ReplaySource, contracts: Sequence[ContractInfo], plan: ReplayPlan,
-                calendar: TradingCalendar, capital: float) -> None:
-        """What to replay; call before ``connect``."""
+                calendar: TradingCalendar, capital: float, fees: FeeSchedule | None = None) -> None:
+        """What to replay; call before ``connect``. ``fees``: what fills cost (none without)."""
         self._source = source
         self._plan = plan
         self._calendar = calendar
@@ -415,8 +452,13 @@ class ReplayGateway(BaseGateway):
             contract.history_data = False
             self.contracts[contract.vt_symbol] = contract
         self._exchange.capital = capital
+        self._exchange.fees = FeeLedger(fees or FeeSchedule())
+        self._exchange.products = {info.vt_symbol: info.product for info in contracts}
         self._synthesizer = TickSynthesizer({vt: c.pricetick for vt, c in self.contracts.items()}, self.gateway_name)
         self._tick_stores = {vt: span for vt, span in source.tick_overview().items() if vt in self.contracts}
+        self._settlement = ExpirySettlement(
+            {info.vt_symbol: info.expiry for info in contracts if not info.is_option and info.expiry is not None},
+            {info.vt_symbol: option_contract_of(info) for info in contracts if info.is_option})
 
     def connect(self, setting: dict) -> None:
         if self._plan is None or self._source is None:
@@ -485,6 +527,9 @@ class ReplayGateway(BaseGateway):
             return
         try:
             self.market_time = tick.datetime
+            if tick.last_price > 0:
+                self._last_prices[tick.vt_symbol] = tick.last_price
+                self._settlement.record(tick.vt_symbol, tick.datetime, tick.last_price)
             with self._lock:
                 fills = self._exchange.match(tick)
                 booked = [(order, *self._exchange.book_trade(order, price, tick.datetime)) for order, price in fills]
@@ -525,6 +570,7 @@ class ReplayGateway(BaseGateway):
                         self.event_engine.put(Event(EVENT_TICK, tick))
                     if not self.event_engine.wait_until_idle(self._stop):
                         return
+                    self._settle_expired(day)
                     logger.info("replay %s %s: %d ticks of %d contracts in %.1f s", label, day, len(ticks),
                                 len(self.subscribed), time.monotonic() - started)
                 self.on_event(EVENT_REPLAY, ReplayProgress(phase, self.ticks_published))
@@ -532,6 +578,33 @@ class ReplayGateway(BaseGateway):
             self.failure = traceback.format_exc()
             logger.error("replay failed:\n%s", self.failure)
             self.on_event(EVENT_REPLAY, ReplayProgress(ReplayPhase.FAILED, self.ticks_published, self.failure))
+
+    def _settle_expired(self, day: date) -> None:
+        """After a day's data: what expired that day (or before) leaves the simulated account at its
+        settlement value, by the strategy's own rule (``ExpirySettlement``)."""
+        close = settlement_time(day)
+        settled = []
+        with self._lock:
+            for vt_symbol in sorted(self._exchange.held_symbols()):
+                expiry = self._settlement.expiry_of(vt_symbol)
+                if expiry is None or not is_expired(expiry, close):
+                    continue
+                terms = self._settlement.settlement_of(vt_symbol, self._last_prices)
+                if terms is None:
+                    logger.warning("replay: %s expired but no price of its underlying to settle it at", vt_symbol)
+                    continue
+                settled.append((vt_symbol, terms, *self._exchange.settle(vt_symbol, terms[0])))
+            account = self._exchange.account() if settled else None
+        for vt_symbol, (value, underlying, detail), cancelled, positions in settled:
+            logger.info("replay: %s settled at %g (%s)", vt_symbol, value, detail)
+            for order in cancelled:
+                self.on_order(copy(order))
+            for position in positions:
+                self.on_position(position)
+        if account is not None:
+            self.on_account(account)
+        if settled:
+            self.event_engine.wait_until_idle(self._stop)
 
     def _pace(self, moment: datetime, speed: float) -> None:
         if self._pace_last is None:

@@ -75,7 +75,7 @@ from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.main.utils.file_lock import exclusive_lock
 from src.paths import DATA_DIR
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
-from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
+from src.strategy.infrastructure.calendar.holiday_loader import calendar_edge_warning, load_cn_calendar
 from src.strategy.infrastructure.gateway.vnpy_converters import to_position_snapshot
 from src.strategy.infrastructure.persistence.history_data_repository import HistoryDataRepository
 from src.strategy.domain.event.base import DomainEvent
@@ -162,6 +162,10 @@ class ChildProcess:
         calendar = load_cn_calendar()
         builder = UniverseBuilder(products, calendar)
         replay = self.options.replay
+        last_day = replay.end if replay else datetime.now(EXCHANGE_TIMEZONE).date()
+        edge = calendar_edge_warning(calendar, last_day)
+        if edge:
+            logger.warning("%s", edge)
         manager = None if replay else GatewayManager.from_environment()
         if manager is not None and not manager.configured:
             raise UserInputError(
@@ -233,7 +237,7 @@ class ChildProcess:
         gateway: ReplayGateway = engines.gateways["REPLAY"]
         gateway.prepare(source, universe.contracts,
                         ReplayPlan(tuple(warmup_days), tuple(replay_days), replay.speed), calendar,
-                        self.options.capital)
+                        self.options.capital, fees=self.config.fees.to_domain())
         strategy_engine.market_clock = lambda: gateway.market_time
         strategy_engine.history_from_stream = True
         engines.main_engine.connect({"speed": replay.speed}, "REPLAY")

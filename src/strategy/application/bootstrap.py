@@ -132,7 +132,7 @@ def contracts_of(vt_symbols: Sequence[str], calendar: TradingCalendar) -> CycleC
     infos = [factory.info(vt_symbol.rsplit(".", 1)[0]) for vt_symbol in vt_symbols]
     return CycleContracts(
         futures={i.vt_symbol: ListedFuture(i.vt_symbol, i.product, i.expiry) for i in infos if not i.is_option},
-        options={i.vt_symbol: _option_contract(i) for i in infos if i.is_option},
+        options={i.vt_symbol: option_contract_of(i) for i in infos if i.is_option},
         params={i.vt_symbol: ContractParams(i.vt_symbol, i.size, i.pricetick, i.margin_ratio) for i in infos})
 
 
@@ -163,8 +163,9 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         indicator_service=IndicatorService(IndicatorSettings()),
         signal_service=SignalService(**put_call_filter(config)),
         option_selector=OptionSelectorService(OptionSelectorSettings(strike_level=setting.strike_level)),
-        sizing_service=PositionSizingService(SizingSettings(max_positions=setting.max_positions,
-                                                            position_ratio=setting.position_ratio)),
+        sizing_service=PositionSizingService(SizingSettings(
+            max_positions=setting.max_positions, position_ratio=setting.position_ratio,
+            broker_margin_multiplier=config.account.broker_margin_multiplier)),
         risk_aggregator=PortfolioRiskAggregator(RiskThresholds.from_mapping(
             dataclasses.asdict(limits.position_limits), dataclasses.asdict(limits.portfolio_limits))),
         greeks=OptionGreeksService(GreeksCalculator("black76"), limits.risk_free_rate),
@@ -184,7 +185,8 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
     )
     bus = MessageBus()
     cycle = TradingCycle(strategy_name, contracts.options, contracts.params, services, ports, bus=bus,
-                         counters=StrategyCounters(), prices_from_bars=prices_from_bars)
+                         counters=StrategyCounters(), prices_from_bars=prices_from_bars,
+                         fees=config.fees.to_domain(), capital_share=config.account.capital_share)
     bus.subscribe_all(EventLogHandler(strategy_name, ports.events))
     return cycle
 
@@ -217,7 +219,8 @@ def put_call_filter(config: StrategyConfig) -> dict:
     return {"put_call_filter": put_filter, "sentiment_source": StoredPutCallSentiment(repository)}
 
 
-def _option_contract(info: ContractInfo) -> OptionContract:
+def option_contract_of(info: ContractInfo) -> OptionContract:
+    """The domain's OptionContract of a registered option."""
     return OptionContract(
         vt_symbol=info.vt_symbol, symbol=info.symbol, exchange=info.exchange.value, product=info.product,
         underlying_vt_symbol=info.underlying_vt_symbol, option_type=_OPTION_TYPES[info.option_type.name],

@@ -34,6 +34,7 @@ def capture(cycle: TradingCycle) -> dict:
         "scheduler": services.scheduler.to_dict(),
         "gamma_scalping": services.gamma_engine.to_dict(),
         "band_trackers": {product: tracker.to_dict() for product, tracker in services.band_trackers.items()},
+        "fees": cycle.fees.to_dict(),
     }
 
 
@@ -60,6 +61,7 @@ def restore(cycle: TradingCycle, state: Mapping, at: datetime) -> None:
     services.greeks.implied_vols.update(state.get("implied_vols", {}))
     cycle.latest_signals.update(state.get("latest_signals", {}))
     cycle.counters.restore(state.get("counters", {}))
+    cycle.fees.restore(state.get("fees", {}))
 
 
 def _with_hedge_purposes(executor_state: Mapping, hedge_execution_ids) -> Mapping:

@@ -35,9 +35,12 @@ from src.strategy.application.message_bus import MessageBus
 from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
 from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
 from src.strategy.domain.domain_service.account_valuation import value_account
+from src.strategy.domain.event.account_events import MarginCallEvent
 from src.strategy.domain.domain_service.active_contract_tracker import ActiveContractTracker
 from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
 from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
+from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired
+from src.strategy.domain.domain_service.fee_ledger import FeeLedger
 from src.strategy.domain.domain_service.gamma_scalping_engine import GammaScalpingEngine
 from src.strategy.domain.domain_service.hedge_book import hedge_book
 from src.strategy.domain.domain_service.indicator_service import IndicatorService
@@ -69,6 +72,7 @@ from src.strategy.domain.value_object.account_snapshot import AccountSnapshot
 from src.strategy.domain.value_object.advanced_order import AdvancedOrderSettings
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.execution_settings import ExecutionSettings
+from src.strategy.domain.value_object.fee_schedule import FeeSchedule
 from src.strategy.domain.value_object.hedging_config import HedgingConfig
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset, OptionQuote
 from src.strategy.domain.value_object.market_input import BarPrint, TopOfBook, TradeFill
@@ -145,9 +149,12 @@ class TradingCycle:
     def __init__(self, strategy_name: str, options: Mapping[str, OptionContract],
                  contract_params: Mapping[str, ContractParams], services: CycleServices, ports: CyclePorts,
                  bus: MessageBus | None = None, counters: StrategyCounters | None = None,
-                 prices_from_bars: bool = True) -> None:
+                 prices_from_bars: bool = True, fees: FeeSchedule | None = None,
+                 capital_share: float = 1.0) -> None:
         """``prices_from_bars``: a backtest has no ticks, so each bar's close is also the
-        executor's last price; live, the ticks already gave it bid and ask."""
+        executor's last price; live, the ticks already gave it bid and ask. ``fees``: what each
+        fill costs (the strategy's balance is net of them); ``capital_share``: the share of the
+        account this strategy sizes against."""
         self.strategy_name = strategy_name
         self.options = dict(options)
         self.contract_params = dict(contract_params)
@@ -164,6 +171,14 @@ class TradingCycle:
         self.state_saver: StateSaver | None = None
         self._pending: list[DomainEvent] = []
         self._advancing_time = False
+        self.settlement = ExpirySettlement({vt: future.expiry for vt, future in self.futures.items()},
+                                           self.options)
+        self._unsettled_reported: set[str] = set()
+        self.fees = FeeLedger(fees or FeeSchedule())
+        self.capital_share = capital_share
+        self.largest_margin = 0.0
+        self._margin_call = False
+        self.previous_closes: dict[str, float] = {}  # the previous day's last prices: the margin basis
 
     # ------------------------------------------------------------ accessors
     @property
@@ -183,7 +198,11 @@ class TradingCycle:
         return self.services.scheduler
 
     def open_position_count(self) -> int:
-        return self.positions.open_position_count()
+        """Option positions held or being opened: what ``max_positions`` limits (hedge futures do not count)."""
+        return self.positions.open_position_count(self._is_option)
+
+    def _is_option(self, vt_symbol: str) -> bool:
+        return vt_symbol in self.options
 
     # ------------------------------------------------------------ inputs
     def on_bars(self, prints: Mapping[str, BarPrint], window_bars: Iterable[BarSnapshot], bar_time: datetime,
@@ -192,11 +211,14 @@ class TradingCycle:
         they completed. ``trading``: orders may be sent; ``recording``: warm-up is over, so
         monitor snapshots and autosave run."""
         contracts = self.services.contracts
-        if contracts.start_day_if_new(bar_time):
+        new_day = contracts.start_day_if_new(bar_time)
+        if new_day:
+            self.previous_closes = dict(self.last_prices)
             self._prune_history(bar_time)
         for vt_symbol, bar in prints.items():
             if vt_symbol in self.futures:
                 contracts.record(vt_symbol, bar.volume, bar.open_interest)
+                self.settlement.record(vt_symbol, bar_time, bar.close)
         for change in contracts.choose(bar_time):
             self.ports.events.write_log(f"{change.product}: active contract {change.previous or '-'} -> "
                                         f"{change.current}")
@@ -208,10 +230,14 @@ class TradingCycle:
             if option is not None:
                 self.instruments.update_option_quote(OptionQuote(
                     contract=option, last_price=bar.close, volume=bar.volume, open_interest=bar.open_interest))
+        self._settle_expired(now)
+        if new_day:
+            self._forget_expired(bar_time)
         self._advance_time(now)
         for window_bar in window_bars:
             self._on_window_bar(window_bar, now, trading, recording)
         if trading:
+            self._check_margin(now)
             self._hedge(now)
         self._publish()
         if self.state_saver is not None and recording:
@@ -221,6 +247,10 @@ class TradingCycle:
         """Live and paper: the touch and the price limits of a tick."""
         self.executor.update_price(quote.vt_symbol, bid=quote.bid, ask=quote.ask, last=quote.last,
                                    limit_up=quote.limit_up, limit_down=quote.limit_down)
+        if quote.vt_symbol in self.futures and quote.last:
+            self.settlement.record(quote.vt_symbol, at, quote.last)
+        if self._settle_expired(at):  # the after-close record (15:30) settles the day's expiries
+            self._publish()
         self._advance_time(at)
 
     def on_order(self, vt_orderid: str, status: OrderStatus, traded: int, at: datetime, now: datetime) -> None:
@@ -231,8 +261,11 @@ class TradingCycle:
         self._publish()
 
     def on_trade(self, fill: TradeFill, now: datetime) -> None:
-        self.positions.update_trade(fill.vt_orderid, fill.vt_tradeid, fill.vt_symbol, fill.direction, fill.offset,
-                                    fill.price, fill.volume, fill.at)
+        is_new = self.positions.update_trade(fill.vt_orderid, fill.vt_tradeid, fill.vt_symbol, fill.direction,
+                                             fill.offset, fill.price, fill.volume, fill.at)
+        if is_new and fill.vt_symbol in self.contract_params:
+            self.fees.charge(fill.vt_symbol, self._product_of(fill.vt_symbol), fill.direction, fill.offset,
+                             fill.price, fill.volume, self.contract_params[fill.vt_symbol].multiplier, fill.at)
         self.executor.on_trade(fill.vt_orderid, fill.vt_tradeid, fill.volume, fill.price, fill.at)
         if self._is_hedge_order(fill.vt_orderid):
             self.counters.hedge_trade_count += 1
@@ -243,6 +276,7 @@ class TradingCycle:
         self._publish()
 
     def on_time(self, now: datetime) -> None:
+        self._settle_expired(now)
         self._advance_time(now)
         self._publish()
 
@@ -284,6 +318,9 @@ class TradingCycle:
         """Compares what the broker reports with the book; differences raise manual events.
         Returns the symbols skipped because orders are still working on them."""
         managed = [s for s in snapshots if s.vt_symbol in self.contract_params]
+        # An expired contract disappears from the account at settlement: book it as such first,
+        # so that its disappearance is not taken for a manual close with an unknown PnL.
+        self._settle_expired(at)
         skipped = self.positions.reconcile(managed, at)
         self._publish()
         return skipped
@@ -323,6 +360,8 @@ class TradingCycle:
             option = self.options.get(position.vt_symbol)
             if option is None or option.product != instrument.option_product:
                 continue
+            if is_expired(option.expiry, now):
+                continue  # no longer trades: settlement takes it off the book
             if position.vt_symbol in self._symbols_being_worked():
                 continue
             reason = self.services.signal_service.check_close_signal(position, instrument, bar)
@@ -344,9 +383,17 @@ class TradingCycle:
             self._refuse(now, STAGE_OPTION_SELECTION, contract.vt_symbol, "no price for the selected option",
                          instrument.product)
             return
-        sizing = self.services.sizing_service.size(contract, price, bar.close,
-                                                   self.contract_params[contract.vt_symbol], self.account(now),
-                                                   self.positions.open_position_count())
+        account = self.account(now)
+        if account.available < 0:
+            self._refuse(now, STAGE_SIZING, contract.vt_symbol,
+                         f"margin call: available {account.available:.2f} < 0 (balance {account.balance:.2f}, "
+                         f"margin {account.frozen:.2f}): no opening until it is back above zero", instrument.product)
+            return
+        previous = self.previous_closes
+        sizing = self.services.sizing_service.size(contract, previous.get(contract.vt_symbol, price),
+                                                   previous.get(contract.underlying_vt_symbol, bar.close),
+                                                   self.contract_params[contract.vt_symbol], account,
+                                                   self.open_position_count())
         if not sizing.is_sized:
             self._refuse(now, STAGE_SIZING, contract.vt_symbol, sizing.reason, instrument.product)
             return
@@ -438,6 +485,44 @@ class TradingCycle:
         view = self.executor.execution(execution_id) if execution_id is not None else None
         return view is not None and view.instruction.is_hedge
 
+    # ------------------------------------------------------------ expiry
+    def _settle_expired(self, now: datetime) -> bool:
+        """Held contracts whose expiry close has passed leave the book at their settlement value;
+        what is still working on them is cancelled. True when something was settled."""
+        outcome = self.settlement.settle(self.positions, self.last_prices, now)
+        if outcome.settled:
+            symbols = outcome.settled_symbols
+            for view in self.executor.working_executions():
+                if view.instruction.vt_symbol in symbols:
+                    self.executor.cancel(view.execution_id, now, reason="contract expired and settled")
+            for event in outcome.settled:
+                self.fees.settle(event.vt_symbol, self._product_of(event.vt_symbol), event.direction, event.volume,
+                                 exercised=event.vt_symbol in self.options and event.settlement_price > 0)
+                self.ports.events.write_log(
+                    f"settled {event.direction.value} {event.volume} {event.vt_symbol} at "
+                    f"{event.settlement_price:g}: PnL {event.realized_pnl:,.2f} ({event.detail})")
+        for vt_symbol in outcome.unsettled:
+            if vt_symbol not in self._unsettled_reported:
+                self._unsettled_reported.add(vt_symbol)
+                self._refuse(now, STAGE_EXECUTION, vt_symbol, "expired but no price of its underlying to "
+                             "settle it at: it stays on the book until one arrives", None)
+        return bool(outcome.settled)
+
+    def _product_of(self, vt_symbol: str) -> str:
+        option = self.options.get(vt_symbol)
+        if option is not None:
+            return option.product
+        future = self.futures.get(vt_symbol)
+        return future.product if future is not None else ""
+
+    def _forget_expired(self, now: datetime) -> None:
+        """A new day: expired options leave the chains, and their prices stop marking anything."""
+        today = now.date()
+        for vt_symbol in self.instruments.prune_expired_options(today):
+            self.last_prices.pop(vt_symbol, None)
+            self.previous_closes.pop(vt_symbol, None)
+        self.settlement.forget_before(today)
+
     def _prune_history(self, now: datetime) -> None:
         """Old fills and finished orders are not needed to resume: keep the saved state small."""
         horizon = now - timedelta(days=HISTORY_KEPT_DAYS)
@@ -459,14 +544,49 @@ class TradingCycle:
                 continue
             delta = self.product_delta(product, hedge_symbol, now)
             services.band_trackers[product].observe(delta)
+            self._roll_hedges(product, hedge_symbol, now)
             if engine is None:
                 continue
-            book = hedge_book(self.positions, self.executor.working_executions(), hedge_symbol)
+            working = self.executor.working_executions()
+            book = hedge_book(self.positions, working, hedge_symbol)
+            # Roll orders on the product's other months change its lots too when they fill.
+            rolling = sum(view.remaining * view.instruction.direction.sign for view in working
+                          if view.instruction.is_hedge and view.instruction.vt_symbol != hedge_symbol
+                          and view.instruction.vt_symbol in self.futures
+                          and self.futures[view.instruction.vt_symbol].product == product)
             instruction = engine.evaluate(portfolio_delta=delta, hedge_symbol=hedge_symbol, reference_price=price,
                                           at=now, long_lots=book.long_lots, short_lots=book.short_lots,
-                                          pending_lots=book.pending_lots)
+                                          pending_lots=book.pending_lots + rolling)
             if instruction is not None:
                 self._send(dataclasses.replace(instruction, purpose=OrderPurpose.HEDGE), now)
+
+    def _roll_hedges(self, product: str, hedge_symbol: str, now: datetime) -> None:
+        """Futures lots of the product in a month that is no longer its hedge contract are rolled:
+        closed there and opened in the hedge contract, the two orders sent together (both count as
+        working hedges, so the hedging engine neither waits for nor doubles them). So no hedge lot
+        is held into its month's expiry once the active contract has moved on."""
+        stale = [p for p in self.positions.positions() if p.vt_symbol != hedge_symbol
+                 and p.vt_symbol in self.futures and self.futures[p.vt_symbol].product == product
+                 and not is_expired(self.futures[p.vt_symbol].expiry, now)]
+        if not stale:
+            return
+        working = self._symbols_being_worked()
+        for position in stale:
+            if position.vt_symbol in working:
+                continue
+            mark = self.last_prices.get(position.vt_symbol)
+            if mark is None:
+                continue
+            self._send(OrderInstruction(
+                vt_symbol=position.vt_symbol, direction=position.direction.opposite, offset=Offset.CLOSE,
+                volume=position.volume, price=align_price(mark, self.contract_params[position.vt_symbol].pricetick),
+                reason=f"roll hedge {position.vt_symbol} -> {hedge_symbol}", purpose=OrderPurpose.HEDGE), now)
+            target = self.last_prices.get(hedge_symbol)
+            if target is not None:
+                self._send(OrderInstruction(
+                    vt_symbol=hedge_symbol, direction=position.direction, offset=Offset.OPEN,
+                    volume=position.volume, price=align_price(target, self.contract_params[hedge_symbol].pricetick),
+                    reason=f"roll hedge {position.vt_symbol} -> {hedge_symbol}", purpose=OrderPurpose.HEDGE), now)
 
     def product_delta(self, product: str, hedge_symbol: str, now: datetime) -> float:
         """The product's options and futures held, in lots of its hedge future."""
@@ -512,8 +632,26 @@ class TradingCycle:
         return None if greeks is None else PositionGreeks.from_greeks(contract.vt_symbol, lots, 1.0, greeks)
 
     def account(self, now: datetime) -> AccountSnapshot:
+        """One capital source per mode (see ``value_account``): live, the broker's funds (P&L, fees and
+        margins already in them); otherwise the capital less the fees paid, plus the book's P&L, less
+        the margin of positions and of working opening orders. Both scaled to this strategy's share."""
+        funds_of = getattr(self.ports.account, "funds", None)
         return value_account(self.ports.account.capital(), self.positions, self.last_prices, self.options,
-                             self.contract_params, self.services.sizing_service, now)
+                             self.contract_params, self.services.sizing_service, now, fees=self.fees.total,
+                             working_orders=self.positions.active_orders(), share=self.capital_share,
+                             funds=funds_of() if funds_of is not None else None, previous=self.previous_closes)
+
+    def _check_margin(self, now: datetime) -> None:
+        """At each mark: the largest margin held, and a ``MarginCallEvent`` when available funds fall
+        below zero (openings are refused meanwhile) or come back."""
+        account = self.account(now)
+        self.largest_margin = max(self.largest_margin, account.frozen)
+        in_call = account.available < 0
+        if in_call != self._margin_call:
+            self._margin_call = in_call
+            self._pending.append(MarginCallEvent(
+                now, balance=account.balance, available=account.available, margin=account.frozen,
+                detail="available below zero: openings refused" if in_call else "available back above zero"))
 
     def monitor_view(self, at: datetime) -> dict:
         """What the dashboard shows: positions (with IV and Greeks per option position), portfolio Greeks,

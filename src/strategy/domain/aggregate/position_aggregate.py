@@ -9,13 +9,17 @@ drains them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from src.strategy.domain.entity.order import Order
 from src.strategy.domain.entity.position import Position
 from src.strategy.domain.event.base import DomainEvent
-from src.strategy.domain.event.position_events import ManualCloseDetectedEvent, ManualOpenDetectedEvent
+from src.strategy.domain.event.position_events import (
+    ManualCloseDetectedEvent,
+    ManualOpenDetectedEvent,
+    PositionSettledEvent,
+)
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.market import Direction, Offset
 from src.strategy.domain.value_object.order_instruction import OrderInstruction
@@ -82,8 +86,9 @@ class PositionAggregate:
     def trades(self) -> list[TradeRecord]:
         return list(self._trades.values())
 
-    def open_position_count(self) -> int:
-        """Distinct (contract, side) held or being opened by an active order.
+    def open_position_count(self, counted: Callable[[str], bool] | None = None) -> int:
+        """Distinct (contract, side) held or being opened by an active order; with ``counted``,
+        only the contracts it accepts (the strategy counts its options, not its hedge futures).
 
         Pending openings count so that several bars in a row cannot exceed
         ``max_positions`` while their orders wait for fills.
@@ -91,7 +96,7 @@ class PositionAggregate:
         keys = {key for key, position in self._positions.items() if not position.is_flat}
         keys.update((order.vt_symbol, order.direction) for order in self._orders.values()
                     if order.is_active and order.offset is Offset.OPEN)
-        return len(keys)
+        return len([key for key in keys if counted is None or counted(key[0])])
 
     def realized_pnl(self) -> float:
         return sum(position.realized_pnl for position in self._positions.values())
@@ -165,6 +170,27 @@ class PositionAggregate:
         position.apply_fill(position.direction, Offset.OPEN, volume, price, at)
         self._events.append(ManualOpenDetectedEvent(occurred_at=at, vt_symbol=position.vt_symbol,
                                                     direction=position.direction, volume=volume, detail=detail))
+
+    # --- expiry ------------------------------------------------------------
+
+    def settle(self, vt_symbol: str, settlement_price: float, underlying_price: float, at: datetime,
+               detail: str) -> list[PositionSettledEvent]:
+        """Every position of the expired ``vt_symbol`` leaves the book at ``settlement_price``;
+        returns (and records) one ``PositionSettledEvent`` per side settled."""
+        require_aware("PositionAggregate.settle", "at", at)
+        settled = []
+        for direction in (Direction.LONG, Direction.SHORT):
+            position = self._positions.get((vt_symbol, direction))
+            if position is None or position.is_flat:
+                continue
+            volume = position.volume
+            pnl = position.settle(settlement_price, at)
+            settled.append(PositionSettledEvent(
+                occurred_at=at, vt_symbol=vt_symbol, direction=direction, volume=volume,
+                settlement_price=settlement_price, underlying_price=underlying_price, realized_pnl=pnl,
+                detail=detail))
+        self._events.extend(settled)
+        return settled
 
     # --- reconciliation --------------------------------------------------
 

@@ -11,8 +11,11 @@ Margin per lot of a short option follows the CFFEX rule for index options:
 ``base`` is the underlying price for a call and the strike for a put, as in
 the exchange's rule; ``margin_ratio`` is the contract's margin rate (the
 "合约保证金调整系数") and ``min_guarantee_ratio`` the "最低保障系数" (0.5). The
-exchange uses the settlement and index closing prices of the previous day;
-here the current option price and future price stand in for them.
+exchange uses the option's previous settlement price and the index's previous
+close: the caller passes the previous day's last prices (the option's, and its
+mapped future's standing in for the index, which the bars do not carry); on a
+contract's first day, the current prices. ``broker_margin_multiplier`` scales
+the exchange's margin to the broker's.
 
 Lots = the fewest of
 - ``position_ratio`` of the balance divided by the margin per lot,
@@ -40,6 +43,7 @@ class SizingSettings:
     position_ratio: float = 0.1
     min_guarantee_ratio: float = 0.5
     max_volume_per_order: int | None = None
+    broker_margin_multiplier: float = 1.0  # the broker's margin over the exchange's (1.0: the exchange's)
 
     def __post_init__(self) -> None:
         owner = "SizingSettings"
@@ -52,6 +56,8 @@ class SizingSettings:
             raise ValueError(f"{owner}.min_guarantee_ratio must be in (0, 1], got {guarantee}")
         if self.max_volume_per_order is not None:
             require_int(owner, "max_volume_per_order", self.max_volume_per_order, 1)
+        if require_positive(owner, "broker_margin_multiplier", self.broker_margin_multiplier) < 1:
+            raise ValueError(f"{owner}.broker_margin_multiplier must be >= 1, got {self.broker_margin_multiplier}")
 
 
 class PositionSizingService:
@@ -67,9 +73,13 @@ class PositionSizingService:
         multiplier, rate = params.multiplier, params.margin_ratio
         otm_amount = contract.otm_amount(underlying_price) * multiplier
         base = underlying_price if contract.option_type is OptionType.CALL else contract.strike
-        return option_price * multiplier + max(
+        return self.settings.broker_margin_multiplier * (option_price * multiplier + max(
             underlying_price * multiplier * rate - otm_amount,
-            self.settings.min_guarantee_ratio * base * multiplier * rate)
+            self.settings.min_guarantee_ratio * base * multiplier * rate))
+
+    def future_margin(self, price: float, params: ContractParams) -> float:
+        """Margin of one futures lot, either side: the margin ratio of its notional."""
+        return self.settings.broker_margin_multiplier * price * params.multiplier * params.margin_ratio
 
     def size(self, contract: OptionContract, option_price: float, underlying_price: float,
              params: ContractParams, account: AccountSnapshot, open_positions: int) -> SizingResult:

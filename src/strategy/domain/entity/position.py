@@ -77,6 +77,17 @@ class Position:
             self.opened_at = None
         return pnl
 
+    def settle(self, price: float, at: datetime) -> float:
+        """The whole position leaves at its contract's settlement ``price`` (0 for an option that
+        expires out of the money); returns the PnL realized."""
+        owner = f"Position({self.vt_symbol!r}).settle"
+        price = require_non_negative(owner, "price", price)
+        require_aware(owner, "at", at)
+        pnl = (price - self.avg_price) * self.volume * self.multiplier * self.direction.sign
+        self.realized_pnl += pnl
+        self.volume, self.avg_price, self.opened_at = 0, 0.0, None
+        return pnl
+
     def adopt(self, volume: int, avg_price: float, at: datetime) -> None:
         """Takes volume and average price from the account's report (reconciliation); PnL is left as it was."""
         owner = f"Position({self.vt_symbol!r}).adopt"

@@ -9,3 +9,7 @@ class IAccountGateway(Protocol):
     def capital(self) -> float:
         """The capital the strategy trades with, before its own P&L and margin."""
         ...
+
+# A gateway may also offer ``funds() -> AccountFunds | None`` (see account_valuation): live, the
+# broker's balance and available funds, which already hold the P&L, fees and margins; None when the
+# strategy must value its account itself (backtest, paper).

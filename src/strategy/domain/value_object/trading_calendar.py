@@ -53,9 +53,13 @@ class TradingCalendar:
     """Weekdays minus the given closures. ``holidays`` may hold weekend dates; they change nothing."""
 
     holidays: frozenset[date] = field(default_factory=frozenset)
+    known_until: date | None = None  # the last day whose closures are known; later days are provisional
     _sorted: tuple[date, ...] = field(init=False, repr=False, compare=False)
 
-    def __init__(self, holidays: Iterable[date] = ()):
+    def __init__(self, holidays: Iterable[date] = (), known_until: date | None = None):
+        if known_until is not None and (isinstance(known_until, datetime) or not isinstance(known_until, date)):
+            raise TypeError(f"known_until must be a datetime.date, got {known_until!r}")
+        object.__setattr__(self, "known_until", known_until)
         closures = []
         for day in holidays:
             if isinstance(day, datetime) or not isinstance(day, date):
@@ -68,6 +72,10 @@ class TradingCalendar:
         if not self._sorted:
             return "TradingCalendar(no weekday closures)"
         return f"TradingCalendar({len(self._sorted)} weekday closures, {self._sorted[0]} .. {self._sorted[-1]})"
+
+    def is_provisional(self, day: date | datetime) -> bool:
+        """True past the last day whose closures are known: a closure announced later is missing."""
+        return self.known_until is not None and _as_date(day) > self.known_until
 
     def is_trading_day(self, day: date | datetime) -> bool:
         day = _as_date(day)

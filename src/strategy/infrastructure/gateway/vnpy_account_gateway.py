@@ -8,6 +8,7 @@ against a capital nobody stated.
 """
 from __future__ import annotations
 
+from src.strategy.domain.domain_service.account_valuation import AccountFunds
 from src.strategy.domain.interface.account_gateway import IAccountGateway
 
 
@@ -17,3 +18,13 @@ class VnpyAccountGateway(IAccountGateway):
 
     def capital(self) -> float:
         return float(getattr(self._engine, "capital", 0.0) or 0.0)
+
+    def funds(self) -> AccountFunds | None:
+        """Live: the gateways' balance and available funds (the engine's ``account_funds``);
+        None for the backtester and paper trading, whose capital is a starting figure."""
+        account_funds = getattr(self._engine, "account_funds", None)
+        reported = account_funds() if callable(account_funds) else None
+        if reported is None:
+            return None
+        balance, available = reported
+        return AccountFunds(float(balance), float(available))
