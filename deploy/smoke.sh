@@ -13,7 +13,7 @@
 # --speed N        replay speed (default 120: the replay is still running when the stop is sent)
 # --timeout S      bound on every wait (default 900)
 # Environment: DOCKER (default docker), COMPOSE (default docker-compose), SMOKE_DASHBOARD_PORT
-# (default 5007).
+# (default 5007), SMOKE_BUILD_TIMEOUT (seconds, default 5400), DEBIAN_MIRROR.
 #
 # Base images: python:3.11-slim-bookworm and mysql:8.0 are pulled when the registry can be reached.
 # When it cannot, a bookworm base is made with debootstrap (needs root) and tagged
@@ -35,8 +35,9 @@ PIP_CERT_FILE=""
 KEEP=0
 SPEED=120
 TIMEOUT=900
+BUILD_TIMEOUT="${SMOKE_BUILD_TIMEOUT:-5400}"  # the first build compiles the gateways: minutes
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 fail() { echo "smoke: FAIL: $*" >&2; exit 1; }
 say() { echo "smoke: $(date -u +%H:%M:%S) $*"; }
 
@@ -96,7 +97,7 @@ if ! have "$PYTHON_IMAGE" && ! pull "$PYTHON_IMAGE"; then
         command -v debootstrap >/dev/null || fail "no debootstrap (apt-get install debootstrap)"
         mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
         started=$SECONDS
-        debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
+        timeout "$BUILD_TIMEOUT" debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
             || { tail -20 "$WORK/debootstrap.log" >&2; fail "debootstrap"; }
         tar -C "$WORK/rootfs" -c . | "$DOCKER" import --change 'CMD ["bash"]' - debian:bookworm-slim >/dev/null
         rm -rf "$WORK/rootfs"
@@ -119,13 +120,14 @@ fi
 [ -z "$PIP_CERT_FILE" ] || cp "$PIP_CERT_FILE" "$DEPLOY_DIR/build-ca/ca.crt"
 say "building $IMAGE"
 started=$SECONDS
-"$DOCKER" build --network host -f "$DEPLOY_DIR/Dockerfile" -t "$IMAGE" "$ROOT_DIR" >"$WORK/build.log" 2>&1 \
+timeout "$BUILD_TIMEOUT" "$DOCKER" build --network host -f "$DEPLOY_DIR/Dockerfile" -t "$IMAGE" "$ROOT_DIR" \
+    >"$WORK/build.log" 2>&1 \
     || { tail -30 "$WORK/build.log" >&2; fail "docker build"; }
 rm -f "$DEPLOY_DIR/build-ca/ca.crt"
 size=$("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE")
 say "built in $((SECONDS - started)) s; image size $((size / 1000000)) MB"
-"$DOCKER" run --rm "$IMAGE" sh -c 'locale -a | grep -i gb18030; date +%Z; id -un' | tr '\n' ' ' \
-    | xargs -0 printf 'smoke: image: locale, TZ, user: %s\n'
+say "image: locale $("$DOCKER" run --rm "$IMAGE" sh -c 'locale -a | grep -i gb18030'), time zone" \
+    "$("$DOCKER" run --rm "$IMAGE" date +%Z), user $("$DOCKER" run --rm "$IMAGE" id -un)"
 
 # ------------------------------------------------------------------------------------------- start
 token="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -168,8 +170,9 @@ say "rows: monitor_signal_snapshot=$(count monitor_signal_snapshot) strategy_sta
 
 # ------------------------------------------------------------------------------------------- stop
 container="$(compose ps -q strategy-15m-paper)"
-[ "$("$DOCKER" inspect -f '{{.State.Running}}' "$container")" = true ] \
-    || say "note: the replay had already finished before the stop (raise --speed's opposite: lower it)"
+running="$("$DOCKER" inspect -f '{{.State.Running}}' "$container")"
+[ "$running" = true ] \
+    || say "note: the replay had already finished before the stop (a lower --speed keeps it running longer)"
 started=$SECONDS
 compose stop -t 90 strategy-15m-paper
 exit_code="$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$container")"
@@ -177,7 +180,9 @@ say "strategy-15m-paper stopped in $((SECONDS - started)) s with exit code $exit
 [ "$exit_code" = 0 ] || fail "strategy-15m-paper exited with $exit_code"
 state_after="$(count strategy_state)"
 say "strategy_state rows: $state_before before the stop, $state_after after"
-[ "$state_after" -gt "$state_before" ] || fail "no state saved on SIGTERM"
+if [ "$running" = true ]; then
+    [ "$state_after" -gt "$state_before" ] || fail "no state saved on SIGTERM"
+fi
 compose logs --no-color strategy-15m-paper | grep -E 'stopp|signal|exits|saved' | tail -8 || true
 compose ps
 say "PASS"
