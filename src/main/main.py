@@ -197,10 +197,25 @@ def run_daemon(args: argparse.Namespace, config: StrategyConfig, variant: str, l
     if not args.replay:
         calendar = load_cn_calendar() if config.runtime.trading_days_only else None
         window = TradingWindow(config.runtime.trading_periods, calendar)
+    alerts = daemon_alerts(variant)
     parent = ParentProcess(child_command(args, log_dir / "heartbeat"), config.runtime, log_dir / "heartbeat", window,
-                           name=f"daemon[{variant}]")
+                           name=f"daemon[{variant}]", notify=alerts.notify_daemon if alerts else None)
     install_stop_handlers(parent.stop_event, "daemon")
-    return parent.run()
+    try:
+        return parent.run()
+    finally:
+        if alerts is not None:
+            alerts.close()
+
+
+def daemon_alerts(variant: str):
+    """Feishu alerts for the daemon's restarts and give-ups when FEISHU_WEBHOOK_URL is set, else None."""
+    from src.core.config.env_settings import feishu_settings_from_environment, load_dotenv_file
+    from src.strategy.infrastructure.notification.feishu_event_handler import FeishuEventHandler
+
+    load_dotenv_file()
+    settings = feishu_settings_from_environment()
+    return FeishuEventHandler(settings, f"daemon[{variant}]") if settings is not None else None
 
 
 def child_command(args: argparse.Namespace, heartbeat_file: Path) -> list[str]:

@@ -15,6 +15,7 @@ from dotenv import dotenv_values
 from src.core.config.errors import ConfigError
 from src.core.config.secret_value import Secret
 from src.paths import DATA_DIR, PROJECT_ROOT
+from src.strategy.infrastructure.notification.feishu_event_handler import FeishuSettings
 
 ENV_FILE = PROJECT_ROOT / ".env"
 
@@ -116,3 +117,17 @@ class CtpSettings:
 
 
 COUNTER_ENVIRONMENTS = ("production", "test")
+
+
+def feishu_settings_from_environment(environ: Mapping[str, str] | None = None) -> FeishuSettings | None:
+    """The Feishu bot from ``FEISHU_WEBHOOK_URL`` (+ ``FEISHU_WEBHOOK_SECRET``, ``FEISHU_WEBHOOK_KEYWORD``),
+    URL and secret held as ``Secret``; None when no URL is set (or the .env.example placeholder is left)."""
+    env = os.environ if environ is None else environ
+    url = env.get("FEISHU_WEBHOOK_URL", "").strip()
+    if not url or url == "your_feishu_webhook_url":
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError("environment", "FEISHU_WEBHOOK_URL", "must start with http:// or https://")
+    secret = env.get("FEISHU_WEBHOOK_SECRET", "").strip()
+    keyword = env.get("FEISHU_WEBHOOK_KEYWORD", "").strip()
+    return FeishuSettings(Secret(url), Secret(secret) if secret else None, keyword or None)

@@ -34,7 +34,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,8 +70,10 @@ class ParentProcess:
     def __init__(self, child_command: Sequence[str], runtime: RuntimeConfig, heartbeat_file: Path,
                  window: TradingWindow | None, clock: Clock | None = None, name: str = "daemon",
                  environment: Mapping[str, str] | None = None, cwd: Path = PROJECT_ROOT,
-                 poll_interval: float | None = None) -> None:
-        """``window`` None runs the child at any time (a replay is not tied to the market's hours)."""
+                 poll_interval: float | None = None,
+                 notify: Callable[[str, str], None] | None = None) -> None:
+        """``window`` None runs the child at any time (a replay is not tied to the market's hours);
+        ``notify(kind, message)`` is told of every restart ("restart") and of giving up ("gave_up")."""
         self.child_command = list(child_command)
         self.runtime = runtime
         self.heartbeat_file = Path(heartbeat_file)
@@ -90,6 +92,7 @@ class ParentProcess:
         self._child: _Child | None = None
         self._restart_at: float | None = None
         self._waiting_logged = False
+        self._notify_callback = notify
 
     # ------------------------------------------------------------------ API
     def request_stop(self) -> None:
@@ -207,13 +210,25 @@ class ParentProcess:
         delay = self.backoff.next_delay(uptime)
         who = f"child pid {pid}" if pid is not None else "child"
         if delay is None:
-            logger.error("%s: %s %s after %.1f s; giving up after %d restarts (runtime.max_restart_count %d)",
-                         self.name, who, what, uptime, self.backoff.restarts, self.runtime.max_restart_count)
+            message = (f"{self.name}: {who} {what} after {uptime:.1f} s; giving up after {self.backoff.restarts} "
+                       f"restarts (runtime.max_restart_count {self.runtime.max_restart_count})")
+            logger.error("%s", message)
+            self._notify("gave_up", message)
             return EXIT_FAILED
         self._restart_at = self.clock.monotonic() + delay
-        logger.warning("%s: %s %s after %.1f s; restart %d of %d in %.3f s", self.name, who, what, uptime,
-                       self.backoff.restarts, self.runtime.max_restart_count, delay)
+        message = (f"{self.name}: {who} {what} after {uptime:.1f} s; restart {self.backoff.restarts} of "
+                   f"{self.runtime.max_restart_count} in {delay:.3f} s")
+        logger.warning("%s", message)
+        self._notify("restart", message)
         return None
+
+    def _notify(self, kind: str, message: str) -> None:
+        if self._notify_callback is None:
+            return
+        try:
+            self._notify_callback(kind, message)
+        except Exception:  # an alert must never stop the supervision
+            logger.exception("%s: the restart notification failed", self.name)
 
     def _stop_child(self, reason: str) -> None:
         """Stop the child on purpose (not a failure: no restart is scheduled)."""

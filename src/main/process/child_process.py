@@ -58,7 +58,7 @@ from src.main.bootstrap.engine_factory import (
 )
 from src.main.bootstrap.universe import Universe, UniverseBuilder
 from src.core.config.config_loader import load_trading_targets
-from src.core.config.env_settings import DatabaseSettings
+from src.core.config.env_settings import DatabaseSettings, feishu_settings_from_environment
 from src.core.config.errors import UserInputError
 from src.main.config.gateway_manager import GatewayManager, GatewayUnavailableError
 from src.core.config.schema import StrategyConfig
@@ -76,6 +76,8 @@ from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
 from src.strategy.infrastructure.gateway.vnpy_converters import to_position_snapshot
 from src.strategy.infrastructure.persistence.history_data_repository import HistoryDataRepository
+from src.strategy.domain.event.base import DomainEvent
+from src.strategy.infrastructure.notification.feishu_event_handler import FeishuEventHandler
 from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
 
 logger = logging.getLogger("child")
@@ -272,10 +274,23 @@ class ChildProcess:
         # Live: warm up on the database's last trading days. A replay streams its warm-up days instead.
         history = HistoryDataRepository(self._database) if mode != REPLAY else None
         strategy.configure(StrategyRuntime(self.config, state_repository=repository, monitor=monitor,
-                                           autosave_interval_seconds=AUTOSAVE_INTERVAL_SECONDS, history=history))
+                                           autosave_interval_seconds=AUTOSAVE_INTERVAL_SECONDS, history=history,
+                                           event_handlers=self._notification_handlers(strategy.strategy_name,
+                                                                                      mode)))
         logger.info("%s: state persistence attached: saved as %s%s, autosave every %d s", strategy.strategy_name,
                     state_key(strategy.strategy_name, mode), "" if mode != REPLAY else " (a replay starts empty)",
                     AUTOSAVE_INTERVAL_SECONDS)
+
+    def _notification_handlers(self, strategy_name: str, mode: str) -> tuple:
+        """Feishu alerts for the strategy's events when FEISHU_WEBHOOK_URL is set (.env or environment)."""
+        settings = feishu_settings_from_environment()
+        if settings is None:
+            return ()
+        handler = FeishuEventHandler(settings, state_key(strategy_name, mode))
+        self._closeables.append(handler)
+        logger.info("%s: Feishu alerts on (webhook set%s)", strategy_name,
+                    ", signed" if settings.secret is not None else "")
+        return ((DomainEvent, handler),)
 
     def _reconcile(self, main_engine) -> None:
         """The gateway's positions against each strategy's restored book: differences become events."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,6 +78,8 @@ from src.strategy.domain.value_object.order_status import OrderStatus
 from src.strategy.domain.value_object.position_snapshot import PositionSnapshot
 from src.strategy.domain.value_object.risk import PositionGreeks
 from src.strategy.domain.value_object.signal_type import CloseReason, SignalType
+
+MONITOR_SMILE_POINTS = 200  # implied volatilities shown per snapshot, the most recently priced
 
 logger = logging.getLogger(__name__)
 
@@ -506,17 +509,38 @@ class TradingCycle:
                              self.contract_params, self.services.sizing_service, now)
 
     def monitor_view(self, at: datetime) -> dict:
-        """What the dashboard shows: positions, portfolio Greeks, P&L, latest signals."""
-        positions, unrealized = [], 0.0
+        """What the dashboard shows: positions (with IV and Greeks per option position), portfolio Greeks,
+        P&L, latest signals, and the implied volatilities known (the smile)."""
+        held = [p for p in self.positions.positions() if p.vt_symbol in self.options]
+        per_lot = dict(zip((p.vt_symbol for p in held), self._greeks_of(held, at)))
+        implied_vols = self.services.greeks.implied_vols
+        positions, unrealized, position_greeks = [], 0.0, []
         for position in self.positions.positions():
             mark = self.last_prices.get(position.vt_symbol, position.avg_price)
             pnl = position.unrealized_pnl(mark)
             unrealized += pnl
-            positions.append({"vt_symbol": position.vt_symbol, "direction": position.direction.value,
-                              "volume": position.volume, "avg_price": position.avg_price, "mark": mark,
-                              "unrealized_pnl": pnl})
-        total = self.services.risk_aggregator.aggregate(self.position_greeks(at)).total
+            row = {"vt_symbol": position.vt_symbol, "direction": position.direction.value,
+                   "volume": position.volume, "avg_price": position.avg_price, "mark": mark,
+                   "unrealized_pnl": pnl}
+            greeks = per_lot.get(position.vt_symbol)
+            if greeks is not None:
+                held_greeks = PositionGreeks.from_greeks(position.vt_symbol,
+                                                         position.volume * position.direction.sign, 1.0, greeks)
+                position_greeks.append(held_greeks)
+                exposure = held_greeks.exposure()
+                row.update(iv=implied_vols.get(position.vt_symbol), delta=exposure.delta, gamma=exposure.gamma,
+                           vega=exposure.vega, theta=exposure.theta)
+            elif position.vt_symbol not in self.options:  # a future: delta is its lots
+                row.update(delta=float(position.volume * position.direction.sign))
+            positions.append(row)
+        total = self.services.risk_aggregator.aggregate(position_greeks).total
         realized = self.positions.realized_pnl()
+        smile = []
+        for vt_symbol, iv in list(implied_vols.items())[-MONITOR_SMILE_POINTS:]:
+            contract = self.options.get(vt_symbol)
+            if contract is not None and math.isfinite(iv):
+                smile.append({"vt_symbol": vt_symbol, "expiry": contract.expiry.isoformat(),
+                              "option_type": contract.option_type.value, "strike": contract.strike, "iv": iv})
         return {
             "positions": positions,
             "greeks": {"delta": total.delta, "gamma": total.gamma, "vega": total.vega, "theta": total.theta},
@@ -525,6 +549,7 @@ class TradingCycle:
             "active_contracts": dict(self.instruments.active_contracts()),
             "hedging": self.hedging_summary(),
             "counters": self.counters.as_dict(),
+            "smile": smile,
         }
 
     # ------------------------------------------------------------ events

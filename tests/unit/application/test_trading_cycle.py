@@ -250,3 +250,22 @@ def test_resumed_orders_are_claimed_and_those_the_broker_forgot_are_closed(confi
     cycle.resume_orders(START + timedelta(minutes=2))
     assert cycle.ports.orders.claimed == [opening]
     assert cycle.positions.order(opening).status is OrderStatus.CANCELLED
+
+
+def test_the_monitor_view_has_the_desk_columns_per_position_and_the_smile(config):
+    """IV and the Greeks of each option position (signed lots × per-lot Greeks) add up to the portfolio's."""
+    cycle, gateway, _ = make_cycle(config)
+    minute(cycle, START)
+    gateway.fill(gateway.last_id(), price=35.0)
+    minute(cycle, START + timedelta(minutes=1))
+    view = cycle.monitor_view(START + timedelta(minutes=1))
+    (row,) = view["positions"]
+    assert row["vt_symbol"] == "IO2502-P-3700.CFFEX" and row["direction"] == Direction.SHORT.value
+    assert 0.0 < row["iv"] < 3.0
+    assert row["delta"] > 0 and row["gamma"] < 0 and row["vega"] < 0 and row["theta"] > 0, \
+        "a short put: long delta, short gamma and vega, earns theta"
+    for greek in ("delta", "gamma", "vega", "theta"):
+        assert row[greek] == pytest.approx(view["greeks"][greek])
+    strikes = {point["strike"] for point in view["smile"]}
+    assert 3700.0 in strikes
+    assert all(point["option_type"] in ("CALL", "PUT") and point["iv"] > 0 for point in view["smile"])
