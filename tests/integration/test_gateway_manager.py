@@ -76,7 +76,10 @@ def test_settings_reach_ctp_connect_and_an_unreachable_front_is_reported(caplog)
     caplog.set_level(logging.INFO)
     port = closed_port()
     SpyCtpGateway.connected_with.clear()
-    manager = GatewayManager.from_environment(environment(port), gateway_classes={"CTP": SpyCtpGateway})
+    # The fronts are unreachable, so the CTP API never converts GBK text: the zh_CN.GB18030 locale
+    # (missing on most test machines; tests/unit/config/test_gbk_locale.py) is not needed here.
+    manager = GatewayManager.from_environment(environment(port), gateway_classes={"CTP": SpyCtpGateway},
+                                              locale_available=lambda name: True)
     engines = create_engines(gateway_classes=manager.classes_in_use(), strategies=False, files_tag="test-gateways")
     try:
         manager.bind(engines.gateways)

@@ -22,16 +22,19 @@ CTP API instance: vnpy_ctp cannot reconnect one it has closed) tries again.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from vnpy.trader.engine import MainEngine
 from vnpy.trader.gateway import BaseGateway
 
 from src.core.config.env_settings import CtpSettings
+from src.core.config.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,48 @@ COUNTER_ENVIRONMENTS = {"production": "实盘", "test": "测试"}
 
 class GatewayUnavailableError(Exception):
     """A gateway did not log in (or send its contracts) in time."""
+
+
+# vnpy_ctp's and vnpy_sopt's C++ code converts the CTP API's GBK text with this locale on Linux, and
+# aborts the whole process (std::runtime_error in an API thread) when the system lacks it.
+GBK_LOCALE = "zh_CN.GB18030"
+GBK_GATEWAY_PACKAGES = ("vnpy_ctp", "vnpy_sopt")
+_LC_CTYPE_MASK = 1  # glibc and musl: 1 << LC_CTYPE, LC_CTYPE == 0
+
+
+def gbk_locale_available(name: str = GBK_LOCALE) -> bool:
+    """Whether the C library can load locale ``name`` (what std::locale(name) needs), without
+    touching this process's own locale. Outside Linux the gateways do not use it: True."""
+    if not sys.platform.startswith("linux"):
+        return True
+    try:
+        libc = ctypes.CDLL(None)
+        newlocale, freelocale = libc.newlocale, libc.freelocale
+    except (OSError, AttributeError):
+        return True  # no way to ask: let the gateway try
+    newlocale.restype = ctypes.c_void_p
+    newlocale.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p]
+    freelocale.argtypes = [ctypes.c_void_p]
+    handle = newlocale(_LC_CTYPE_MASK, name.encode("ascii"), None)
+    if not handle:
+        return False
+    freelocale(handle)
+    return True
+
+
+def needs_gbk_locale(gateway_class: type) -> bool:
+    return any(klass.__module__.split(".")[0] in GBK_GATEWAY_PACKAGES for klass in gateway_class.__mro__)
+
+
+def require_gbk_locale(gateway_classes: Mapping[str, type],
+                       available: Callable[[str], bool] = gbk_locale_available) -> None:
+    """One clear line (UserInputError: restarting cannot help) instead of vnpy_ctp's C++ abort."""
+    users = [name for name, gateway_class in gateway_classes.items() if needs_gbk_locale(gateway_class)]
+    if users and not available(GBK_LOCALE):
+        raise UserInputError(
+            f"the {'/'.join(users)} gateway needs the {GBK_LOCALE} locale, which this system lacks: "
+            f"generate it (Debian/Ubuntu: apt-get install locales && localedef -i zh_CN -f GB18030 "
+            f"{GBK_LOCALE}); the Docker image has it")
 
 
 def default_gateway_classes() -> dict[str, type[BaseGateway]]:
@@ -95,20 +140,23 @@ class GatewayStatus:
 
 class GatewayManager:
     def __init__(self, settings: Mapping[str, CtpSettings],
-                 gateway_classes: Mapping[str, type[BaseGateway]] | None = None) -> None:
+                 gateway_classes: Mapping[str, type[BaseGateway]] | None = None,
+                 locale_available: Callable[[str], bool] = gbk_locale_available) -> None:
         self.settings = dict(settings)
         self.gateway_classes = dict(gateway_classes) if gateway_classes is not None else default_gateway_classes()
         self.gateways: dict[str, BaseGateway] = {}
+        self._locale_available = locale_available
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None,
-                         gateway_classes: Mapping[str, type[BaseGateway]] | None = None) -> GatewayManager:
+                         gateway_classes: Mapping[str, type[BaseGateway]] | None = None,
+                         locale_available: Callable[[str], bool] = gbk_locale_available) -> GatewayManager:
         found = {}
         for prefix in GATEWAY_PREFIXES:
             settings = CtpSettings.from_environment(prefix, environ)
             if settings is not None:
                 found[prefix] = settings
-        return cls(found, gateway_classes)
+        return cls(found, gateway_classes, locale_available)
 
     @property
     def configured(self) -> bool:
@@ -129,6 +177,8 @@ class GatewayManager:
         self.gateways = {name: gateways[name] for name in self.settings}
 
     def connect(self, main_engine: MainEngine) -> None:
+        """Logs in every configured gateway; first, one clear line if the CTP family's locale is missing."""
+        require_gbk_locale({name: type(self.gateways[name]) for name in self.settings}, self._locale_available)
         for name, settings in self.settings.items():
             gateway = self.gateways[name]
             logger.info("connecting %s: %s", name, self.describe_one(name))
