@@ -29,10 +29,13 @@ STAMP=".venv/.installed-$HASH${EXTRA:+-$EXTRA}"
 if [ ! -f "$STAMP" ] && { [ -n "$EXTRA" ] || [ ! -f ".venv/.installed-$HASH-dev" ]; }; then
     echo "Installing the project into .venv (first run builds vnpy_ctp/vnpy_sopt: a few minutes)"
     .venv/bin/python -m pip install --quiet --upgrade pip
+    # Not --quiet: pip names each package as it collects, builds and installs it, so a long first
+    # install shows where it is (the C++ builds of the gateways are the longest steps). pipefail
+    # keeps pip's own failure as the pipeline's.
     if [ -n "$EXTRA" ]; then
-        .venv/bin/python -m pip install --quiet -e ".[$EXTRA]"
+        .venv/bin/python -m pip install --progress-bar off -e ".[$EXTRA]" | { grep -E "^(Collecting|Building|Successfully|Installing)" || true; }
     else
-        .venv/bin/python -m pip install --quiet -e .
+        .venv/bin/python -m pip install --progress-bar off -e . | { grep -E "^(Collecting|Building|Successfully|Installing)" || true; }
     fi
     find .venv -maxdepth 1 -name '.installed-*' ! -name ".installed-$HASH*" -delete
     touch "$STAMP"

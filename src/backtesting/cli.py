@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     database = create_database(settings)
     if args.sample_market:
         print(f"Checking the sample market in {settings.describe()} ...", flush=True)
-        if ensure_sample_market(database, args.start, args.end, where=settings.describe()):
+        if ensure_sample_market(database, args.start, args.end, where=settings.describe(),
+                                report=lambda line: print(line, flush=True)):
             print(f"Created the synthetic sample market ({args.start} to {args.end}) "
                   f"in {time.monotonic() - started:.0f} s", flush=True)
 

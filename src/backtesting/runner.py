@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from vnpy.trader.database import BaseDatabase
 
 from src.backtesting.config import BacktestConfig
@@ -202,7 +203,8 @@ class BacktestRunner:
                                       f"{output_dir / 'backtest.log'}")
 
         daily = engine.calculate_result()
-        statistics = engine.calculate_statistics(daily, output=False) if daily is not None else {}
+        with np.errstate(divide="ignore", invalid="ignore"):  # vnpy divides by a zero drawdown on a flat run
+            statistics = engine.calculate_statistics(daily, output=False) if daily is not None else {}
         trades = engine.get_all_trades()
         counts = count_trades(trades, lambda vt: registry.get(vt).is_option)
         strategy = engine.strategy

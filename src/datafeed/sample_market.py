@@ -42,13 +42,15 @@ holds real bars of IF, IM, IO or MO.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
 import numpy as np
 from scipy.signal import lfilter
+from tqdm import tqdm
 from vnpy.trader.constant import Exchange, Interval, OptionType
 from vnpy.trader.database import BaseDatabase
 from vnpy.trader.object import BarData, ContractData
@@ -81,6 +83,7 @@ SAMPLE_PRODUCTS = ("IF", "IM")
 OPTION_EXPIRIES_ALIVE = 2
 STRIKES_BEYOND_RANGE = 10
 DEFAULT_SAVE_BATCH = 20_000
+REPORT_EVERY_SECONDS = 5.0
 
 _SECONDS_PER_YEAR = 365.0 * 24 * 3600
 _MIN_YEARS_TO_EXPIRY = 60.0 / _SECONDS_PER_YEAR
@@ -551,12 +554,14 @@ class _Generator:
         info = self.registry.register(self.factory.info(symbol))
         self.series[info.vt_symbol] = series
 
-    def build(self, products: Sequence[str]) -> SampleMarket:
+    def build(self, products: Sequence[str], report: Callable[[str], None] | None = None) -> SampleMarket:
         for product in products:
             model = PRODUCT_MODELS.get(product)
             if model is None:
                 raise SampleMarketError(
                     f"sample market: no model for product {product!r} (available: {', '.join(PRODUCT_MODELS)})")
+            if report is not None:
+                report(f"sample market: generating {product} and its options ({len(self.days)} trading days)")
             log_index, regimes = self.simulate_index(model)
             futures = self.simulate_futures(model, log_index)
             self.simulate_options(model, futures, self.implied_vol_level(model, regimes, log_index))
@@ -616,30 +621,43 @@ def _print(mid: np.ndarray, spread_ticks: np.ndarray, tick: float, at_ask: np.nd
 
 def generate_sample_market(start: date = DEFAULT_START, end: date = DEFAULT_END, seed: int = DEFAULT_SEED, *,
                            calendar: TradingDayCalendar | None = None,
-                           products: Sequence[str] = SAMPLE_PRODUCTS) -> SampleMarket:
+                           products: Sequence[str] = SAMPLE_PRODUCTS,
+                           report: Callable[[str], None] | None = None) -> SampleMarket:
     """Generate the synthetic market for the trading days in ``[start, end]`` (deterministic per seed)."""
     for name, value in (("start", start), ("end", end)):
         if isinstance(value, datetime) or not isinstance(value, date):
             raise SampleMarketError(f"sample market: {name} must be a date, got {value!r}")
     generator = _Generator(start, end, seed, calendar or load_cn_calendar())
-    return generator.build(tuple(products))
+    return generator.build(tuple(products), report)
 
 
 def save_sample_market(database: BaseDatabase, market: SampleMarket, batch_size: int = DEFAULT_SAVE_BATCH, *,
-                       where: str = "the database") -> int:
+                       where: str = "the database", report: Callable[[str], None] | None = None) -> int:
     """Write every bar through ``database.save_bar_data`` in batches and record them as synthetic; returns
-    the number of bars written. Refused (``SyntheticDataError``) beside real bars of the sample's products."""
+    the number of bars written. Refused (``SyntheticDataError``) beside real bars of the sample's products.
+
+    Progress: a bar on a terminal; otherwise ``report`` gets a line every few seconds.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     codes = sample_codes()
     refuse_if_real(database, codes, where)
     written = 0
     bars = market.bars
-    for vt_symbol in market.vt_symbols:
+    symbols = market.vt_symbols
+    bar = tqdm(total=market.bar_count, unit="bar", desc="saving the sample market", disable=None, leave=False)
+    next_report = time.monotonic() + REPORT_EVERY_SECONDS
+    for index, vt_symbol in enumerate(symbols, 1):
         series = bars[vt_symbol]
         for first in range(0, len(series), batch_size):
             database.save_bar_data(series[first:first + batch_size])
         written += len(series)
+        bar.update(len(series))
+        if report is not None and bar.disable and time.monotonic() >= next_report:
+            report(f"sample market: saved {written:,} of {market.bar_count:,} bars ({index} of {len(symbols)} "
+                   f"contracts)")
+            next_report = time.monotonic() + REPORT_EVERY_SECONDS
+    bar.close()
     record_generation(database, codes, market.vt_symbols, market.start, market.end, market.seed,
                       datetime.now(EXCHANGE_TIMEZONE))
     return written
@@ -666,7 +684,7 @@ def sample_codes(products: Sequence[str] = SAMPLE_PRODUCTS) -> tuple[str, ...]:
 
 def ensure_sample_market(database: BaseDatabase, start: date = DEFAULT_START, end: date = DEFAULT_END,
                          seed: int = DEFAULT_SEED, *, calendar: TradingDayCalendar | None = None,
-                         where: str = "the database") -> bool:
+                         where: str = "the database", report: Callable[[str], None] | None = None) -> bool:
     """Generate and save the sample market unless the database already has its bars in the window.
 
     The bars are recorded as synthetic (``synthetic_marker``). A database that holds real bars of
@@ -677,7 +695,8 @@ def ensure_sample_market(database: BaseDatabase, start: date = DEFAULT_START, en
     if holdings.synthetic and not holdings.real:
         return False
     refuse_if_real(database, codes, where)  # before the 20 s of generating, not only when saving
-    save_sample_market(database, generate_sample_market(start, end, seed, calendar=calendar), where=where)
+    market = generate_sample_market(start, end, seed, calendar=calendar, report=report)
+    save_sample_market(database, market, where=where, report=report)
     return True
 
 

@@ -259,7 +259,7 @@ class ChildProcess:
                     else (first, last)
                 logger.info("no bars for %s..%s in %s: creating the synthetic sample market %s..%s", first, last,
                             settings.describe(), *window)
-                ensure_sample_market(database, *window, where=settings.describe())
+                ensure_sample_market(database, *window, where=settings.describe(), report=logger.info)
         synthetic = synthetic_description(database, sample_codes(), first, last)
         if synthetic is not None:
             logger.warning("replaying %s", synthetic)
