@@ -51,22 +51,52 @@ class BulkBarReader:
         return sorted(self._to_aware(row[0]) for row in query)
 
     def bars(self, start: datetime, end: datetime) -> Iterator[BarData]:
-        model = self.model
-        query = model.select(model.symbol, model.exchange, model.datetime, model.volume, model.turnover,
-                             model.open_interest, model.open_price, model.high_price, model.low_price,
-                             model.close_price).where(self._where(start, end)).tuples()
-        exchanges, interval, aware = self._exchanges, self.interval, self._to_aware
-        for symbol, exchange, moment, volume, turnover, interest, open_, high, low, close in query.iterator():
-            yield BarData(symbol=symbol, exchange=exchanges[exchange], datetime=aware(moment), interval=interval,
-                          volume=volume, turnover=turnover, open_interest=interest, open_price=open_,
-                          high_price=high, low_price=low, close_price=close, gateway_name="DB")
+        """The bars of the contracts between start and end (inclusive), in no particular order.
 
-    def _to_aware(self, naive: datetime) -> datetime:
-        aware = self._aware.get(naive)
+        One SQL statement on the driver's connection; each row becomes a ``BarData`` equal, field by
+        field, to the one vnpy's loader builds (built without re-running the dataclass machinery)."""
+        model = self.model
+        meta = model._meta
+        database = meta.database
+        param = database.param
+        contracts = " OR ".join(
+            f"(exchange = {param} AND symbol IN ({', '.join([param] * len(symbols))}))"
+            for symbols in self.by_exchange.values())
+        sql = (f"SELECT symbol, exchange, datetime, volume, turnover, open_interest, open_price, high_price, "
+               f"low_price, close_price FROM {meta.table_name} WHERE interval = {param} AND datetime >= {param} "
+               f"AND datetime <= {param} AND ({contracts})")
+        params: list = [self.interval.value, start, end]
+        for exchange, symbols in self.by_exchange.items():
+            params += [exchange, *symbols]
+        cursor = database.execute_sql(sql, params)
+        exchanges, interval, aware = self._exchanges, self.interval, self._to_aware
+        vt_symbols: dict[tuple[str, str], str] = {}
+        new = BarData.__new__
+        while True:
+            rows = cursor.fetchmany(10_000)
+            if not rows:
+                break
+            for symbol, exchange, moment, volume, turnover, interest, open_, high, low, close in rows:
+                key = (symbol, exchange)
+                vt_symbol = vt_symbols.get(key)
+                if vt_symbol is None:
+                    vt_symbol = vt_symbols[key] = f"{symbol}.{exchange}"
+                bar = new(BarData)
+                bar.__dict__ = {"gateway_name": "DB", "symbol": symbol, "exchange": exchanges[exchange],
+                                "datetime": aware(moment), "interval": interval, "volume": volume,
+                                "turnover": turnover, "open_interest": interest, "open_price": open_,
+                                "high_price": high, "low_price": low, "close_price": close,
+                                "vt_symbol": vt_symbol}
+                yield bar
+
+    def _to_aware(self, stored: datetime | str) -> datetime:
+        """vnpy's conversion of a stored naive time (SQLite gives text, MySQL a datetime), cached per minute."""
+        aware = self._aware.get(stored)
         if aware is None:
             if len(self._aware) > 100_000:
                 self._aware.clear()
-            aware = self._aware[naive] = datetime.fromtimestamp(naive.timestamp(), DB_TZ)
+            naive = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+            aware = self._aware[stored] = datetime.fromtimestamp(naive.timestamp(), DB_TZ)
         return aware
 
 

@@ -189,3 +189,28 @@ def test_ctrl_c_cancels_the_sweep_and_ends_its_workers(database, grid_file, tmp_
     assert "Traceback" not in stderr
     _, alive = psutil.wait_procs(workers, timeout=15)
     assert alive == []
+
+
+def test_walk_forward_chooses_in_sample_and_tests_out_of_sample(database, tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("parameters:\n  strategies[0].setting.strike_level: [2, 4]\n", encoding="utf-8")
+    results = tmp_path / "results.csv"
+    result = sweep(["--grid", str(grid), "--walk-forward", "2:1", "--end", "2026-01-13", "--workers", "2",
+                    "--results", str(results)], database)
+    assert result.returncode == 0, result.stderr
+    table = result.stdout[result.stdout.index("Walk-forward"):].splitlines()
+    assert table[1].split()[:3] == ["window", "in-sample", "out-of-sample"]
+    assert table[2].split()[:3] == ["1", "2026-01-08..2026-01-09", "2026-01-12..2026-01-12"]
+    assert table[3].split()[:3] == ["2", "2026-01-09..2026-01-12", "2026-01-13..2026-01-13"]
+    with results.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert sorted(row["tag"] for row in rows) == ["w1-in", "w1-in", "w1-out", "w2-in", "w2-in", "w2-out"]
+    for row in rows:
+        summary = json.loads(row["summary"])
+        days = {day for day, _ in json.loads(row["daily"])}
+        if row["tag"].endswith("-out"):
+            window_in = [json.loads(r["summary"]) for r in rows if r["tag"] == row["tag"].replace("out", "in")]
+            assert all(summary["start"] > s["end"] for s in window_in)  # out-of-sample after its in-sample
+            assert days <= {summary["start"]}
+    html = (tmp_path / "results.html").read_text(encoding="utf-8")
+    assert "Out-of-sample equity" in html
