@@ -151,8 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     stream.close()
     html = results_path.with_suffix(".html")
-    write_report(html, f"Sweep {args.grid.name}: {objective.describe()}", results if walk is None else everything,
-                 objective, space.keys, oos_equity)
+    shown = results if walk is None else [r for r in everything if not r.tag.endswith("-out")]  # in-sample
+    write_report(html, f"Sweep {args.grid.name}: {objective.describe()}", shown, objective, space.keys, oos_equity)
     print(f"\nResults: {results_path}\nReport: {html}\nRun time: {time.monotonic() - started:.1f} s")
     return 0 if any(r.ok for r in everything) else EXIT_ALL_FAILED
 
