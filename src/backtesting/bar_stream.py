@@ -59,12 +59,18 @@ class BulkBarReader:
         meta = model._meta
         database = meta.database
         param = database.param
+        opening, closing = database.quote  # `interval` is a reserved word in MySQL
+
+        def name(identifier: str) -> str:
+            return f"{opening}{identifier}{closing}"
         contracts = " OR ".join(
-            f"(exchange = {param} AND symbol IN ({', '.join([param] * len(symbols))}))"
+            f"({name('exchange')} = {param} AND {name('symbol')} IN ({', '.join([param] * len(symbols))}))"
             for symbols in self.by_exchange.values())
-        sql = (f"SELECT symbol, exchange, datetime, volume, turnover, open_interest, open_price, high_price, "
-               f"low_price, close_price FROM {meta.table_name} WHERE interval = {param} AND datetime >= {param} "
-               f"AND datetime <= {param} AND ({contracts})")
+        columns = ", ".join(name(column) for column in (
+            "symbol", "exchange", "datetime", "volume", "turnover", "open_interest", "open_price", "high_price",
+            "low_price", "close_price"))
+        sql = (f"SELECT {columns} FROM {name(meta.table_name)} WHERE {name('interval')} = {param} "
+               f"AND {name('datetime')} >= {param} AND {name('datetime')} <= {param} AND ({contracts})")
         params: list = [self.interval.value, start, end]
         for exchange, symbols in self.by_exchange.items():
             params += [exchange, *symbols]

@@ -54,3 +54,51 @@ def test_streamed_report_is_byte_identical_to_whole_range_loading(sample_databas
     assert reports["whole"].counts.total > 0
     for file in ("trades.csv", "summary.json"):
         assert (tmp_path / "streamed" / file).read_bytes() == (tmp_path / "whole" / file).read_bytes()
+
+
+_MYSQL_CHECK = """
+import src.backtesting
+from datetime import date, datetime, time
+from vnpy.trader.constant import Exchange, Interval
+from src.backtesting.bar_stream import BulkBarReader
+from src.core.database_factory import create_database
+from src.datafeed.sample_market import generate_sample_market
+database = create_database()
+market = generate_sample_market(date(2026, 1, 8), date(2026, 1, 8))
+symbols = [vt for vt in market.vt_symbols if vt.startswith(("IF2601", "IO2601-C-4"))][:6]
+for vt in symbols:
+    database.save_bar_data(market.bars[vt])
+start, end = datetime.combine(date(2026, 1, 8), time.min), datetime.combine(date(2026, 1, 8), time.max)
+reader = BulkBarReader(database, symbols, Interval.MINUTE)
+bulk = sorted(reader.bars(start, end), key=lambda bar: (bar.vt_symbol, bar.datetime))
+vnpy = []
+for vt in symbols:
+    symbol, exchange = vt.rsplit(".", 1)
+    vnpy += database.load_bar_data(symbol, Exchange(exchange), Interval.MINUTE, start, end)
+vnpy.sort(key=lambda bar: (bar.vt_symbol, bar.datetime))
+assert len(bulk) > 200 and bulk == vnpy, (len(bulk), len(vnpy))
+assert reader.minutes(start, end) == sorted({bar.datetime for bar in vnpy})
+print("same", len(bulk))
+"""
+
+
+@pytest.mark.mysql
+def test_bulk_reader_on_mysql_returns_the_bars_vnpy_loads():
+    import os
+    import subprocess
+    import sys
+
+    from src.paths import PROJECT_ROOT
+    from tests.db_backends import MYSQL_SKIP_REASON, drop_tables, mysql_configured, mysql_environment, \
+        mysql_location
+    if not mysql_configured():
+        pytest.skip(MYSQL_SKIP_REASON)
+    location = mysql_location()
+    drop_tables(location)
+    try:
+        result = subprocess.run([sys.executable, "-c", _MYSQL_CHECK], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, timeout=300, env={**os.environ, **mysql_environment(location)})
+    finally:
+        drop_tables(location)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("same")
