@@ -1,92 +1,207 @@
-"""Backtest throughput: the full default strategy beside a do-nothing strategy, same data, same run.
+"""Backtest throughput, load speed and peak memory: the full default strategy beside a do-nothing strategy,
+vnpy's whole-range loading beside streaming by day, same data, same run.
 
-    .venv/bin/python scripts/bench_backtest.py [--days-from 2026-01-05 --days-to 2026-01-16] [--window 15]
+    .venv/bin/python scripts/bench_backtest.py [--days-from 2026-01-05 --days-to 2026-01-16 | --days N]
+                                               [--database PATH] [--repeat 3] [--modes ...]
 
-Creates the synthetic sample market in a temporary SQLite database, prepares two
-identical vnpy_portfoliostrategy BacktestingEngines (data loaded, not timed) and
-times only the replay. Bars are the (minute, contract) bars the engine replays.
-Target: the full strategy at >= 0.25x the do-nothing throughput.
+Creates the synthetic sample market (IF, IM and their IO/MO options) for the dates in a SQLite
+database (a temporary one, or --database PATH, kept and reused: a year takes a while to generate).
+Each measurement runs in its own process, pinned to one core, so its peak RSS is its own:
+
+- ``load``: bars/s of vnpy's loader (peewee rows -> BarData, whole range) and of the bulk reader
+  (plain tuples, one query per day for all contracts);
+- ``replay``: the do-nothing StrategyTemplate and StrategyEntry (15-minute variant), each streamed
+  by day (the default) and, with ``--modes ... full-vnpy``, loaded whole the vnpy way; throughput counts
+  the replay only (streamed: reading the day's bars included), ``+load s`` the set-up before it
+  (universe, and the whole load for vnpy's way), peak RSS (VmHWM) the whole process.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, datetime, time as dtime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vnpy_portfoliostrategy import StrategyTemplate  # noqa: E402
+import src.backtesting  # noqa: E402,F401 - vnpy's folder under data/ before vnpy loads
 
-from src.backtesting.config import BacktestConfig  # noqa: E402
-from src.backtesting.runner import BacktestRunner  # noqa: E402
-from src.datafeed.sample_market import ensure_sample_market  # noqa: E402
-from src.core.database_factory import create_database  # noqa: E402
-from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config  # noqa: E402
-from src.core.config.env_settings import DatabaseSettings  # noqa: E402
-from src.paths import CONFIG_DIR  # noqa: E402
+from src.paths import CONFIG_DIR, PROJECT_ROOT  # noqa: E402
+
+MODES = ("load-vnpy", "load-bulk", "nothing-stream", "full-stream", "nothing-vnpy", "full-vnpy")
+DEFAULT_MODES = ("load-vnpy", "load-bulk", "nothing-stream", "full-stream")
 
 
-class DoNothingStrategy(StrategyTemplate):
-    """The engine's own cost: receives every bar and does nothing with it."""
-
-    def on_init(self) -> None:
-        self.load_bars(1)
-
-    def on_bars(self, bars) -> None:
-        return
+def _pin_one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
 
 
-def replay_seconds(runner: BacktestRunner, strategy_class=None, setting=None) -> tuple[float, int]:
-    engine = runner.prepare_engine(strategy_class, setting)
-    bars = len(engine.history_data)
+def _peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: ru_maxrss would include the parent's peak at fork time on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _runner(args):
+    from src.backtesting.config import BacktestConfig
+    from src.backtesting.runner import BacktestRunner
+    from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
+    from src.core.config.env_settings import DatabaseSettings
+    from src.core.database_factory import create_database
+
+    database = create_database(DatabaseSettings.from_environment({"VNPY_DATABASE_DATABASE": str(args.database)}))
+    config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, args.override_config)
+    return BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=args.days_from, end=args.days_to),
+                          database, DEFAULT_STRATEGY_CONFIG, args.override_config), database
+
+
+def child(args) -> dict:
+    """One measurement in this process; prints a JSON line."""
+    import logging
+
+    logging.getLogger().setLevel(logging.WARNING)
+    _pin_one_core()
+    runner, database = _runner(args)
+    mode = args.child
+    if mode.startswith("load"):
+        registry = runner.universe()
+        vt_symbols = sorted(info.vt_symbol for info in registry)
+        start = datetime.combine(args.days_from, dtime.min)
+        end = datetime.combine(args.days_to, dtime.max)
+        started = time.perf_counter()
+        if mode == "load-vnpy":
+            from vnpy.trader.constant import Interval
+            count = 0
+            for vt_symbol in vt_symbols:  # what BacktestingEngine.load_data does, minus its 30-day chunks
+                symbol, exchange = vt_symbol.rsplit(".", 1)
+                from vnpy.trader.constant import Exchange
+                count += len(database.load_bar_data(symbol, Exchange(exchange), Interval.MINUTE, start, end))
+        else:
+            from vnpy.trader.constant import Interval
+
+            from src.backtesting.bar_stream import BulkBarReader, day_windows
+            reader = BulkBarReader(database, vt_symbols, Interval.MINUTE)
+            minutes = reader.minutes(start, end)
+            count = 0
+            for window_start, window_end in day_windows({m.date() for m in minutes}, 1):
+                for _bar in reader.bars(window_start, window_end):
+                    count += 1
+        seconds = time.perf_counter() - started
+        return {"mode": mode, "bars": count, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+    strategy, streamed = mode.split("-")
+    from vnpy_portfoliostrategy import StrategyTemplate
+
+    class DoNothingStrategy(StrategyTemplate):
+        def on_init(self) -> None:
+            self.load_bars(1)
+
+        def on_bars(self, bars) -> None:
+            return
+
+    stream_days = 1 if streamed == "stream" else None
+    runner.stream_days = stream_days
+    load_started = time.perf_counter()
+    engine = runner.prepare_engine(DoNothingStrategy, {}) if strategy == "nothing" else runner.prepare_engine()
+    load_seconds = time.perf_counter() - load_started
+    bars_held = len(engine.history_data)
     started = time.perf_counter()
     engine.run_backtesting()
-    elapsed = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     if engine.strategy_failure:
         raise SystemExit(f"strategy failed:\n{engine.strategy_failure}")
-    return elapsed, bars
+    bars = engine.replayed_bars if stream_days else bars_held
+    return {"mode": mode, "bars": bars, "minutes": len(engine.dts), "contracts": len(engine.vt_symbols),
+            "seconds": seconds, "load_seconds": load_seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days-from", type=date.fromisoformat, default=date(2026, 1, 5))
     parser.add_argument("--days-to", type=date.fromisoformat, default=date(2026, 1, 16))
+    parser.add_argument("--days", type=int, default=None,
+                        help="N trading days from --days-from (replaces --days-to), e.g. 243 for a year")
+    parser.add_argument("--database", type=Path, default=None, help="SQLite file to create or reuse")
     parser.add_argument("--override-config", type=Path, default=CONFIG_DIR / "timeframe" / "15m.yaml")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(DEFAULT_MODES))
+    parser.add_argument("--child", choices=MODES, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    if args.days is not None:
+        from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
+        calendar = load_cn_calendar()
+        day = args.days_from if calendar.is_trading_day(args.days_from) else calendar.next_trading_day(args.days_from)
+        for _ in range(args.days - 1):
+            day = calendar.next_trading_day(day)
+        args.days_to = day
+    if args.child:
+        print(json.dumps(child(args)), flush=True)
+        return
 
-    folder = Path(tempfile.mkdtemp(prefix="bench-backtest-"))
-    database = create_database(DatabaseSettings.from_environment({"VNPY_DATABASE_DATABASE": str(folder / "b.db")}))
+    if args.database is None:
+        args.database = Path(tempfile.mkdtemp(prefix="bench-backtest-")) / "b.db"
+    from src.core.config.env_settings import DatabaseSettings
+    from src.core.database_factory import create_database
+    from src.datafeed.sample_market import ensure_sample_market
+
+    database = create_database(DatabaseSettings.from_environment({"VNPY_DATABASE_DATABASE": str(args.database)}))
     started = time.perf_counter()
-    ensure_sample_market(database, args.days_from, args.days_to)
-    print(f"sample market {args.days_from}..{args.days_to} created in {time.perf_counter() - started:.1f} s")
+    created = ensure_sample_market(database, args.days_from, args.days_to)
+    print(f"sample market {args.days_from}..{args.days_to} in {args.database}: "
+          f"{'created in %.1f s' % (time.perf_counter() - started) if created else 'reused'}", flush=True)
 
-    config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, args.override_config)
-    runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=args.days_from, end=args.days_to),
-                            database, DEFAULT_STRATEGY_CONFIG, args.override_config)
-    full, nothing = [], []
-    bars = 0
+    results: dict[str, list[dict]] = {}
     for _ in range(args.repeat):
-        seconds, bars = replay_seconds(runner, DoNothingStrategy, {})
-        nothing.append(seconds)
-        seconds, bars = replay_seconds(runner)
-        full.append(seconds)
-    full_rate = bars / statistics.median(full)
-    nothing_rate = bars / statistics.median(nothing)
-    print(f"bars replayed per run: {bars:,} ({len(runner.last_engine.dts):,} minutes x "
-          f"{len(runner.last_engine.vt_symbols)} contracts, median of {args.repeat} runs, one core)")
-    print(f"{'strategy':<28}{'seconds':>10}{'bars/s':>14}")
-    print(f"{'do-nothing StrategyTemplate':<28}{statistics.median(nothing):>10.2f}{nothing_rate:>14,.0f}")
-    print(f"{'StrategyEntry (default)':<28}{statistics.median(full):>10.2f}{full_rate:>14,.0f}")
-    ratio = full_rate / nothing_rate
-    print(f"full / do-nothing throughput: {ratio:.2f}x (target >= 0.25x: {'met' if ratio >= 0.25 else 'NOT met'})")
+        for mode in args.modes:
+            command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--days-from",
+                       str(args.days_from), "--days-to", str(args.days_to), "--database", str(args.database),
+                       "--override-config", str(args.override_config)]
+            output = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
+            if output.returncode != 0:
+                raise SystemExit(f"{mode} failed:\n{output.stderr[-3000:]}")
+            results.setdefault(mode, []).append(json.loads(output.stdout.strip().splitlines()[-1]))
+
+    print(f"median of {args.repeat} runs, each in its own process on one core; load {os.getloadavg()[0]:.2f}")
+    print(f"{'measurement':<34}{'bars':>12}{'seconds':>10}{'bars/s':>12}{'+load s':>9}{'peak RSS MB':>13}")
+    rates = {}
+    for mode in args.modes:
+        runs = results[mode]
+        seconds = statistics.median(r["seconds"] for r in runs)
+        bars = runs[0]["bars"]
+        rates[mode] = bars / seconds if seconds else float("nan")
+        peak = max(r["peak_rss_mb"] for r in runs)
+        load = statistics.median(r.get("load_seconds", 0.0) for r in runs)
+        load_text = f"{load:>9.2f}" if "load_seconds" in runs[0] else f"{'':>9}"
+        print(f"{_LABELS[mode]:<34}{bars:>12,}{seconds:>10.2f}{rates[mode]:>12,.0f}{load_text}{peak:>13,.0f}")
+    if "load-vnpy" in rates and "load-bulk" in rates:
+        print(f"bulk load / vnpy load: {rates['load-bulk'] / rates['load-vnpy']:.2f}x (target >= 3x)")
+    for kind in ("stream", "vnpy"):
+        if f"full-{kind}" in rates and f"nothing-{kind}" in rates:
+            ratio = rates[f"full-{kind}"] / rates[f"nothing-{kind}"]
+            print(f"full / do-nothing throughput ({kind}): {ratio:.2f}x")
+
+
+_LABELS = {
+    "load-vnpy": "load: vnpy (peewee rows)",
+    "load-bulk": "load: bulk reader, by day",
+    "nothing-stream": "replay do-nothing, streamed",
+    "full-stream": "replay StrategyEntry, streamed",
+    "nothing-vnpy": "replay do-nothing, whole range",
+    "full-vnpy": "replay StrategyEntry, whole range",
+}
 
 
 if __name__ == "__main__":

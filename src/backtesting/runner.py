@@ -64,8 +64,10 @@ class BacktestResult:
 class BacktestRunner:
     def __init__(self, strategy_config: StrategyConfig, products: tuple[str, ...], backtest: BacktestConfig,
                  database: BaseDatabase, config_file: Path, override_config_file: Path | None = None,
-                 futures_only: bool = False, event_handlers: tuple = ()) -> None:
-        """``event_handlers``: (event type, handler) pairs subscribed to the strategy's message bus."""
+                 futures_only: bool = False, event_handlers: tuple = (), stream_days: int | None = 1) -> None:
+        """``event_handlers``: (event type, handler) pairs subscribed to the strategy's message bus.
+        ``stream_days``: the engine reads bars that many days at a time (None: the whole range first)."""
+        self.stream_days = stream_days
         self.strategy_config = strategy_config
         self.event_handlers = tuple(event_handlers)
         self.products = products
@@ -148,7 +150,7 @@ class BacktestRunner:
         registry = self.registry = self.universe()
         vt_symbols = sorted(info.vt_symbol for info in registry)
         warmup_start = self._warmup_start(definition)
-        engine = self.last_engine = OptionBacktestingEngine()
+        engine = self.last_engine = OptionBacktestingEngine(database=self.database, stream_days=self.stream_days)
         fees = self.strategy_config.fees.to_domain()
         engine.set_parameters(
             vt_symbols=vt_symbols,

@@ -30,7 +30,11 @@ LISTS_MERGED_BY_POSITION = frozenset({"strategies"})
 
 
 def load_strategy_config(path: str | Path = DEFAULT_STRATEGY_CONFIG,
-                         override_path: str | Path | None = None) -> StrategyConfig:
+                         override_path: str | Path | None = None,
+                         assignments: Mapping[str, Any] | None = None,
+                         assignments_source: str | Path = "<assignments>") -> StrategyConfig:
+    """``assignments``: key path -> value set over the merged files (``strategies[0].setting.strike_level``),
+    checked like any key; an error names ``assignments_source`` (e.g. the sweep file) and the key."""
     path = Path(path)
     merged = _read_yaml_mapping(path)
     origins = OriginMap(str(path))
@@ -38,7 +42,71 @@ def load_strategy_config(path: str | Path = DEFAULT_STRATEGY_CONFIG,
         override_path = Path(override_path)
         override = _read_yaml_mapping(override_path)
         merged = _deep_merge(merged, override, origins, str(override_path), "")
+    for key_path, value in (assignments or {}).items():
+        created: list[str] = []
+        merged = assign_key_path(merged, key_path, value, str(assignments_source), created)
+        for step in (*created, key_path):
+            origins.record(step, str(assignments_source))
     return build(StrategyConfig, merged, origins)
+
+
+_KEY_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def parse_key_path(key_path: str, source: str = "<assignments>") -> tuple[str | int, ...]:
+    """``strategies[0].setting.strike_level`` -> ("strategies", 0, "setting", "strike_level")."""
+    tokens: list[str | int] = []
+    position = 0
+    text = key_path.strip()
+    while position < len(text):
+        if tokens and text[position] == ".":
+            position += 1
+        match = _KEY_TOKEN.match(text, position)
+        if match is None or (match.group(1) and tokens and text[position - 1] not in ".") \
+                or (match.group(2) is not None and not tokens):
+            raise ConfigError(source, key_path, "not a key path such as strategies[0].setting.strike_level")
+        tokens.append(match.group(1) if match.group(1) else int(match.group(2)))
+        position = match.end()
+    if not tokens or not isinstance(tokens[-1], (str, int)):
+        raise ConfigError(source, key_path, "not a key path such as strategies[0].setting.strike_level")
+    return tuple(tokens)
+
+
+def assign_key_path(data: dict[str, Any], key_path: str, value: Any, source: str = "<assignments>",
+                    created: list[str] | None = None) -> dict:
+    """A copy of ``data`` with ``value`` at ``key_path``; the parents must exist (the builder names unknown keys)."""
+    tokens = parse_key_path(key_path, source)
+    root = _copy_tree(data)
+    node: Any = root
+    walked = ""
+    for index, token in enumerate(tokens):
+        last = index == len(tokens) - 1
+        step = f"{walked}[{token}]" if isinstance(token, int) else (f"{walked}.{token}" if walked else token)
+        if isinstance(token, int):
+            if not isinstance(node, list):
+                raise ConfigError(source, step, f"{walked or '<root>'} is not a list")
+            if token >= len(node):
+                raise ConfigError(source, step, f"index out of range ({walked} has {len(node)} items)")
+        elif not isinstance(node, dict):
+            raise ConfigError(source, step, f"{walked or '<root>'} is not a mapping of keys")
+        if last:
+            node[token] = value
+        else:
+            if isinstance(token, str) and token not in node:
+                node[token] = {}  # the builder reports the unknown key with its path
+                if created is not None:
+                    created.append(step)
+            node = node[token]
+        walked = step
+    return root
+
+
+def _copy_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copy_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(item) for item in value]
+    return value
 
 
 def _read_yaml_mapping(path: Path) -> dict[str, Any]:
