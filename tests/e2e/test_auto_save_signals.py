@@ -26,7 +26,8 @@ def test_a_signal_saves_the_changed_state_then_takes_its_default_course(tmp_path
     try:
         assert child.stdout.readline().strip() == "ready"
         child.send_signal(signum)
-        remaining, errors = child.communicate(timeout=30)
+        # Waits for the exit, which follows the save; the ceiling is for a hang, not a measure.
+        remaining, errors = child.communicate(timeout=300)
     finally:
         if child.poll() is None:
             child.kill()
