@@ -36,7 +36,8 @@ from src.strategy.infrastructure.vnpy_home import ensure_vnpy_home  # noqa: E402
 
 ensure_vnpy_home(_SESSION_DIR / "vnpy")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The real market data beside the project; SHARED_DATA_DIR points elsewhere (a git worktree, say).
+SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from src.core.database_factory import create_database, database_settings_from_en
 from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, DEFAULT_TRADING_TARGET, load_strategy_config
 from src.core.contract.trading_targets import load_tradable_targets
 from src.core.cli import OneLineArgumentParser, iso_date, positive_number, run_cli
+from src.core.config.errors import UserInputError
 from src.core.logging_setup import configure_logging
 from src.paths import DATA_DIR
 
@@ -50,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     definition = strategy_config.strategies[0]
     output_dir = args.output_dir or DATA_DIR / "backtesting" / \
         f"{datetime.now():%Y%m%d-%H%M%S}-{definition.strategy_name}"
-    output_dir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(output_dir)
     configure_logging("INFO", log_file=output_dir / "backtest.log", console=False)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.WARNING)
@@ -78,6 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nReport: {result.output_dir}  (summary.json, trades.csv, chart.html, backtest.log)")
     print(f"Run time: {time.monotonic() - started:.1f} s")
     return 0
+
+
+def prepare_output_dir(path: Path) -> None:
+    """The report folder, created and proven writable, or one line saying why it cannot be."""
+    if path.exists() and not path.is_dir():
+        raise UserInputError(f"--output-dir {path}: is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UserInputError(f"--output-dir {path}: cannot write there: {exc.strerror or exc}") from None
 
 
 def _progress_bar(total: int):

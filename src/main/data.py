@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import gzip
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, time
@@ -107,8 +108,7 @@ def exchange_argument(text: str) -> Exchange:
 
 
 def import_ticks(file: Path, symbol: str, exchange: Exchange, save_ticks: bool, progress: bool) -> int:
-    if not file.is_file():
-        raise UserInputError(f"{file}: file not found")
+    check_input_file(file)
     settings = database_settings_from_environment()
     database = create_database(settings)
     pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
@@ -119,7 +119,7 @@ def import_ticks(file: Path, symbol: str, exchange: Exchange, save_ticks: bool, 
     rows_read = bars_written = ticks_written = 0
 
     rows = read_ctp_tick_csv(file, symbol, exchange, gateway_name="IMPORT")
-    with _progress(file, progress) as bar_of_rows:
+    with _unreadable_file(file, lambda: bars_written), _progress(file, progress) as bar_of_rows:
         for line, item in rows:
             if line == 1 and isinstance(item, str):
                 raise UserInputError(f"{file}: {item}")
@@ -158,6 +158,7 @@ def export_bars(symbol: str, exchange: Exchange, window: int, interval: Interval
                 start: date, end: date, out: Path) -> int:
     if start > end:
         raise UserInputError(f"--start {start} is after --end {end}")
+    check_output_file(out)
     settings = database_settings_from_environment()
     database = create_database(settings)
     minute_bars = database.load_bar_data(symbol, exchange, Interval.MINUTE,
@@ -171,18 +172,68 @@ def export_bars(symbol: str, exchange: Exchange, window: int, interval: Interval
     for bar in minute_bars:
         window_bars.extend(pipeline.update_bar(bar))
     window_bars.extend(pipeline.flush())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(EXPORT_COLUMNS)
-        for bar in window_bars:
-            writer.writerow((bar.datetime.isoformat(), bar.open_price, bar.high_price, bar.low_price,
-                             bar.close_price, bar.volume, bar.turnover, bar.open_interest))
+    try:
+        with out.open("w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(EXPORT_COLUMNS)
+            for bar in window_bars:
+                writer.writerow((bar.datetime.isoformat(), bar.open_price, bar.high_price, bar.low_price,
+                                 bar.close_price, bar.volume, bar.turnover, bar.open_interest))
+    except OSError as exc:  # the disk filled up, the folder went away
+        raise UserInputError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     unit = "minute" if interval == Interval.MINUTE else "hour"
     discarded = pipeline.stats.bars_discarded_total
     print(f"{symbol}.{exchange.value}: {len(window_bars)} {window}-{unit} bars from {len(minute_bars)} "
           f"1-minute bars written to {out}" + (f" ({discarded} 1-minute bars discarded)" if discarded else ""))
     return 0
+
+
+def check_input_file(file: Path) -> None:
+    """A readable file (a readable gzip stream when it ends in .gz), or one line saying what it is instead."""
+    if file.is_dir():
+        raise UserInputError(f"--file {file}: is a folder, not a file")
+    if not file.exists():
+        raise UserInputError(f"--file {file}: file not found")
+    try:
+        if file.suffix == ".gz":
+            with gzip.open(file, "rb") as stream:
+                stream.read(1)
+        else:
+            with file.open("rb") as stream:
+                stream.read(1)
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise UserInputError(f"--file {file}: not a readable gzip file ({exc})") from None
+    except OSError as exc:
+        raise UserInputError(f"--file {file}: cannot read: {exc.strerror or exc}") from None
+
+
+class _unreadable_file:
+    """A file that turns out damaged half-way (a truncated .gz): one line, saying what was already saved."""
+
+    def __init__(self, file: Path, bars_written) -> None:
+        self._file = file
+        self._bars_written = bars_written
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, _traceback) -> bool:
+        if isinstance(error, (gzip.BadGzipFile, EOFError, OSError)):
+            raise UserInputError(f"--file {self._file}: cannot read on: {error}; {self._bars_written()} "
+                                 f"1-minute bars were saved before") from None
+        return False
+
+
+def check_output_file(out: Path) -> None:
+    """``--out`` can be written: its folder exists or can be made, and it is not a folder itself."""
+    if out.is_dir():
+        raise UserInputError(f"--out {out}: is a folder; give a file name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        raise UserInputError(f"--out {out}: cannot write there: {exc.strerror or exc}") from None
 
 
 def _save_bars(database, bars: list[BarData]) -> int:

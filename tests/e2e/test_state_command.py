@@ -51,7 +51,7 @@ def test_show_and_verify_see_the_corruption_done_with_sql(database_location):
     assert "is corrupt and was skipped: checksum mismatch" in shown.stderr
 
     dirty = run_state(database_location, "verify")
-    assert dirty.returncode == 1
+    assert dirty.returncode == 3  # bad snapshots found: not 1 (an unexpected error), not 2 (bad input)
     lines = dirty.stdout.strip().splitlines()
     assert lines[0].startswith(f"BAD strategy 'vol_15m' snapshot {newest.snapshot_id} saved at ")
     assert "checksum mismatch" in lines[0]
