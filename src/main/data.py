@@ -33,15 +33,15 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from src.main import bar_import, download_command
-from src.core.database_factory import create_database, database_settings_from_environment
-from src.core.config.errors import UserInputError
 from src.core.cli import OneLineArgumentParser, iso_date, positive_int, run_cli
-from src.strategy.infrastructure.bar_pipeline import BarPipeline
-from src.strategy.infrastructure.tick_csv import read_ctp_tick_csv
-from vnpy.trader.constant import Exchange, Interval
-from vnpy.trader.object import BarData, TickData
+from src.core.config.errors import UserInputError
+
+if TYPE_CHECKING:  # imported when needed: flags are checked before vnpy and the database load
+    from vnpy.trader.constant import Exchange, Interval
+    from vnpy.trader.object import BarData, TickData
 
 PROG = "python -m src.main.data"
 SAVE_BATCH = 20_000
@@ -78,18 +78,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     exporter.add_argument("--out", type=Path, required=True)
 
     args = parser.parse_args(argv)
+    from vnpy.trader.constant import Interval
+
     if args.command == "import-ticks":
         return import_ticks(args.file, args.symbol, args.exchange, args.save_ticks, not args.no_progress)
     if args.command == "import-bars":
         layout = bar_import.layout_from_arguments(args)
-        if not args.file.is_file():
-            raise UserInputError(f"{args.file}: file not found")
+        check_input_file(args.file)
+        from src.core.database_factory import create_database, database_settings_from_environment
+
         settings = database_settings_from_environment()
         return bar_import.import_bars(args.file, args.symbol, args.exchange, layout, create_database(settings),
                                       settings.describe(), lambda f: _progress(f, not args.no_progress),
                                       _reason_kind, args.main_contract_roll)
     if args.command == "download":
         def open_database():
+            from src.core.database_factory import create_database, database_settings_from_environment
+
             settings = database_settings_from_environment()
             return create_database(settings), settings.describe()
         return download_command.run(args, open_database)
@@ -98,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def exchange_argument(text: str) -> Exchange:
+    from vnpy.trader.constant import Exchange
+
     try:
         return Exchange(text.upper())
     except ValueError:
@@ -109,6 +116,12 @@ def exchange_argument(text: str) -> Exchange:
 
 def import_ticks(file: Path, symbol: str, exchange: Exchange, save_ticks: bool, progress: bool) -> int:
     check_input_file(file)
+    from vnpy.trader.constant import Interval
+
+    from src.core.database_factory import create_database, database_settings_from_environment
+    from src.strategy.infrastructure.bar_pipeline import BarPipeline
+    from src.strategy.infrastructure.tick_csv import read_ctp_tick_csv
+
     settings = database_settings_from_environment()
     database = create_database(settings)
     pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
@@ -159,6 +172,11 @@ def export_bars(symbol: str, exchange: Exchange, window: int, interval: Interval
     if start > end:
         raise UserInputError(f"--start {start} is after --end {end}")
     check_output_file(out)
+    from vnpy.trader.constant import Interval
+
+    from src.core.database_factory import create_database, database_settings_from_environment
+    from src.strategy.infrastructure.bar_pipeline import BarPipeline
+
     settings = database_settings_from_environment()
     database = create_database(settings)
     minute_bars = database.load_bar_data(symbol, exchange, Interval.MINUTE,

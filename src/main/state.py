@@ -79,10 +79,20 @@ def show_snapshot(repository: StateRepository, strategy_name: str) -> int:
     if info is None:
         stored = len(repository.snapshots(strategy_name))
         detail = f"{stored} stored, none verifies" if stored else "none stored"
-        raise NoGoodSnapshotError(
-            f"no good state snapshot of strategy {strategy_name!r} in {repository.describe()} ({detail})")
+        raise NoGoodSnapshotError(f"no good state snapshot of strategy {strategy_name!r} in "
+                                  f"{repository.describe()} ({detail}); {stored_names(repository, strategy_name)}")
     print(json.dumps(info.as_dict(), ensure_ascii=False))
     return 0
+
+
+def stored_names(repository: StateRepository, asked: str) -> str:
+    """What is stored instead: paper and replay runs save under ``<name>@paper`` and ``<name>@replay``."""
+    names = [name for name in repository.strategy_names() if name != asked]
+    if not names:
+        return "no strategy has saved state there"
+    suggestions = [name for name in names if name.split("@", 1)[0] == asked.split("@", 1)[0]]
+    hint = f"; did you mean {' or '.join(repr(name) for name in suggestions)}?" if suggestions else ""
+    return f"stored strategies: {', '.join(sorted(names))}{hint}"
 
 
 def verify_snapshots(repository: StateRepository) -> int:

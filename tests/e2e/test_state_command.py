@@ -63,7 +63,24 @@ def test_a_strategy_without_a_good_snapshot_is_one_line_and_exit_2(tmp_path):
     result = run_state(location, "show", "--strategy", "nobody")
     assert result.returncode == 2
     assert result.stderr.strip() == (f"python -m src.main.state: error: no good state snapshot of strategy 'nobody' "
-                                     f"in SQLite file {location.database} (none stored)")
+                                     f"in SQLite file {location.database} (none stored); "
+                                     f"no strategy has saved state there")
+
+
+def test_not_found_lists_the_stored_names_and_points_at_the_replay_one(tmp_path):
+    # The README's replay saves volatility_strategy_15m@replay; its state example asks for the plain name.
+    location = DatabaseLocation.sqlite(tmp_path / "database.db")
+    repository = StateRepository.open(location)
+    repository.save("volatility_strategy_15m@replay", {"counter": 1})
+    repository.save("other_strategy", {"counter": 2})
+    repository.close()
+    result = run_state(location, "show", "--strategy", "volatility_strategy_15m")
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert line.endswith("(none stored); stored strategies: other_strategy, volatility_strategy_15m@replay; "
+                         "did you mean 'volatility_strategy_15m@replay'?"), line
+    assert run_state(location, "show", "--strategy", "volatility_strategy_15m@replay").returncode == 0
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -257,7 +257,8 @@ def test_reader_converts_offsets_and_reads_gzip(tmp_path):
 def test_reader_reports_a_header_without_required_columns(tmp_path):
     path = write_csv(tmp_path, ["timestamp,last,volume", "2021-01-04T09:30:00+08:00,1,2"])
     assert list(read_ctp_tick_csv(path, "IF2101", Exchange.CFFEX)) == [
-        (1, "missing required column(s): price, total_volume")
+        (1, "missing required column(s): price, total_volume (or, for the CTP snapshot layout: date, time, "
+            "lastPrice)")
     ]
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
