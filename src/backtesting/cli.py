@@ -62,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     strategy_config = load_strategy_config(args.config, args.override_config)
     products = load_tradable_targets(args.trading_target)
     definition = strategy_config.strategies[0]
+    # The database settings too, before a report folder is made for a run that cannot start.
+    from src.core.database_location import check_database_settings, database_settings_from_environment
+
+    check_database_settings(database_settings_from_environment())
     if args.output_dir is not None:
         output_dir = args.output_dir
         prepare_output_dir(output_dir)

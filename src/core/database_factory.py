@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from src.core.config.env_settings import DatabaseSettings, load_dotenv_file
-from src.core.config.errors import UserInputError
+from src.core.config.env_settings import DatabaseSettings
+from src.core.database_location import (  # noqa: F401  (re-exported: the commands import them from here)
+    DatabaseUnavailableError,
+    check_database_settings,
+    check_sqlite_file,
+    database_settings_from_environment,
+)
 from src.strategy.infrastructure.monitoring.strategy_monitor import StrategyMonitor
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 from src.strategy.infrastructure.persistence.json_serializer import JsonSerializer
 from src.strategy.infrastructure.persistence.state_repository import DEFAULT_KEEP, StateRepository
-from src.paths import DATA_DIR
 from src.strategy.infrastructure.vnpy_home import ensure_vnpy_home
 
 if TYPE_CHECKING:
@@ -29,15 +32,6 @@ _DRIVER_MODULES = {
     "sqlite": ("vnpy_sqlite.sqlite_database", "SqliteDatabase"),
     "mysql": ("vnpy_mysql.mysql_database", "MysqlDatabase"),
 }
-
-
-class DatabaseUnavailableError(UserInputError):
-    """The configured database cannot be opened or reached."""
-
-
-def database_settings_from_environment() -> DatabaseSettings:
-    load_dotenv_file()
-    return DatabaseSettings.from_environment()
 
 
 def create_database(settings: DatabaseSettings | None = None) -> BaseDatabase:
@@ -54,7 +48,7 @@ def create_database(settings: DatabaseSettings | None = None) -> BaseDatabase:
         "database.user": settings.user,
         "database.password": settings.password.reveal(),
     })
-    _ensure_sqlite_folder(settings)
+    check_database_settings(settings)
     module_name, class_name = _DRIVER_MODULES[settings.driver]
     try:
         module = importlib.reload(sys.modules[module_name]) if module_name in sys.modules \
@@ -92,48 +86,5 @@ def create_strategy_monitor(settings: DatabaseSettings | None = None, **options)
 
 
 def _prepared_location(settings: DatabaseSettings) -> DatabaseLocation:
-    _ensure_sqlite_folder(settings)
+    check_database_settings(settings)
     return database_location(settings)
-
-
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def _ensure_sqlite_folder(settings: DatabaseSettings) -> None:
-    """Check the SQLite file before a driver touches it; create only the default data/ folder.
-
-    A path in a folder that does not exist is a typo to report, not a folder to create; a
-    folder, or a file that is not an SQLite database, is refused before a driver would.
-    """
-    if settings.driver != "sqlite":
-        return
-    check_sqlite_file(Path(settings.database), settings.describe())
-
-
-def check_sqlite_file(path: Path, described: str = "", data_dir: Path = DATA_DIR) -> None:
-    described = described or f"SQLite file {path}"
-    folder = path.parent
-    if folder.resolve() == Path(data_dir).resolve():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseUnavailableError(f"cannot create the folder of {described}: {exc.strerror}") from None
-    elif not folder.is_dir():
-        what = "is not a folder" if folder.exists() or _under_a_file(folder) else "does not exist"
-        raise DatabaseUnavailableError(
-            f"{described}: the folder {folder} {what} (check VNPY_DATABASE_DATABASE; only the default "
-            f"data/ folder is created)")
-    if path.is_dir():
-        raise DatabaseUnavailableError(f"{described} is a folder, not a database file (VNPY_DATABASE_DATABASE)")
-    if path.is_file():
-        try:
-            with path.open("rb") as stream:
-                header = stream.read(len(SQLITE_HEADER))
-        except OSError as exc:
-            raise DatabaseUnavailableError(f"cannot read {described}: {exc.strerror}") from None
-        if header and header != SQLITE_HEADER:  # an empty file is a new database to SQLite
-            raise DatabaseUnavailableError(f"{described} is not an SQLite database (VNPY_DATABASE_DATABASE)")
-
-
-def _under_a_file(folder: Path) -> bool:
-    return any(parent.is_file() for parent in folder.parents)

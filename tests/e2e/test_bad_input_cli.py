@@ -108,3 +108,12 @@ def test_import_ticks_on_a_folder(tmp_path):
                           "--exchange", "CFFEX"], database=tmp_path / "db.db", timeout=300)
     line = assert_one_line(result, f"--file {tmp_path}: is a folder, not a file")
     assert "not found" not in line
+
+
+def test_backtest_with_a_database_in_a_missing_folder_makes_no_report_folder(tmp_path):
+    missing = tmp_path / "typo"
+    report = tmp_path / "report"
+    result = run_command(["-m", "src.backtesting.cli", "--output-dir", str(report), "--no-progress"],
+                         database=missing / "x.db", timeout=300)
+    assert_one_line(result, f"the folder {missing} does not exist")
+    assert not missing.exists() and not report.exists()
