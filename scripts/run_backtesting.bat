@@ -5,5 +5,5 @@ rem where the report is. Extra arguments go to python -m src.backtesting.cli.
 setlocal
 cd /d "%~dp0.."
 call "%~dp0lib\ensure_venv.bat" || exit /b 1
-".venv\Scripts\python.exe" -m src.backtesting.cli --sample-market %*
+"%PYTHON_BIN%" -m src.backtesting.cli --sample-market %*
 exit /b %ERRORLEVEL%

@@ -4,5 +4,5 @@ rem run_dashboard.bat [--host 127.0.0.1] [--port 5007] [--no-browser]. Another a
 setlocal
 cd /d "%~dp0.."
 call "%~dp0lib\ensure_venv.bat" || exit /b 1
-".venv\Scripts\python.exe" -m src.web.app %*
+"%PYTHON_BIN%" -m src.web.app %*
 exit /b %ERRORLEVEL%

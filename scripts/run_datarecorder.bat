@@ -5,5 +5,5 @@ rem Extra arguments go to python -m src.main.recorder.
 setlocal
 cd /d "%~dp0.."
 call "%~dp0lib\ensure_venv.bat" || exit /b 1
-".venv\Scripts\python.exe" -m src.main.recorder --mode daemon %*
+"%PYTHON_BIN%" -m src.main.recorder --mode daemon %*
 exit /b %ERRORLEVEL%

@@ -5,5 +5,5 @@ rem Arguments go to python -m src.datafeed.hk run, e.g. --codes 700.HK,9988.HK (
 setlocal
 cd /d "%~dp0.."
 call "%~dp0lib\ensure_venv.bat" || exit /b 1
-".venv\Scripts\python.exe" -m src.datafeed.hk run %*
+"%PYTHON_BIN%" -m src.datafeed.hk run %*
 exit /b %ERRORLEVEL%

@@ -6,7 +6,5 @@ rem Extra arguments go to the sweep command (--grid, --objective, --constraint, 
 setlocal
 cd /d "%~dp0.."
 call "%~dp0lib\ensure_venv.bat" || exit /b 1
-set "GRID=--grid config\examples\sweep.yaml"
-echo %* | findstr /C:"--grid" >nul && set "GRID="
-".venv\Scripts\python.exe" -m src.backtesting.sweep --sample-market %GRID% %*
+"%PYTHON_BIN%" -m src.backtesting.sweep --sample-market %*
 exit /b %ERRORLEVEL%

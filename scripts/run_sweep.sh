@@ -6,6 +6,4 @@
 # --workers, --scheduler tcp://host:8786, --results, --start, --end, ...).
 set -euo pipefail
 source "$(dirname "$0")/lib/ensure_venv.sh" ""
-grid=()
-case " $* " in *" --grid "*|*" --grid="*) ;; *) grid=(--grid config/examples/sweep.yaml) ;; esac
-exec "$PYTHON_BIN" -m src.backtesting.sweep --sample-market "${grid[@]}" "$@"
+exec "$PYTHON_BIN" -m src.backtesting.sweep --sample-market "$@"

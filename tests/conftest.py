@@ -6,6 +6,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles. "ci" (chosen when CI=true, as .ci/run runs) bounds the examples and has no
+# per-example deadline, so a loaded machine slows the property tests down but never fails them;
+# HYPOTHESIS_PROFILE picks one by name. Tests with their own @settings keep their max_examples.
+settings.register_profile("ci", max_examples=50, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="vol-strategy-tests-"))
 
@@ -26,7 +36,8 @@ from src.strategy.infrastructure.vnpy_home import ensure_vnpy_home  # noqa: E402
 
 ensure_vnpy_home(_SESSION_DIR / "vnpy")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The real market data beside the project; SHARED_DATA_DIR points elsewhere (a git worktree, say).
+SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

@@ -32,16 +32,20 @@ from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, DEFAULT_TRADI
 from src.core.contract.trading_targets import load_tradable_targets
 from src.core.config.errors import UserInputError
 from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START
-from src.paths import DATA_DIR
+from src.paths import CONFIG_DIR, DATA_DIR
 
 PROG = "python -m src.backtesting.sweep"
 EXIT_ALL_FAILED = 1
 
 
+DEFAULT_GRID = CONFIG_DIR / "examples" / "sweep.yaml"
+
+
 def build_parser() -> OneLineArgumentParser:
     parser = OneLineArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", type=Path, required=True,
-                        help="YAML with parameters: {key path: [values] or {start, stop, step}}")
+    parser.add_argument("--grid", type=Path, default=DEFAULT_GRID,
+                        help="YAML with parameters: {key path: [values] or {start, stop, step}} "
+                             "(default config/examples/sweep.yaml)")
     parser.add_argument("--search", choices=("grid", "genetic"), default="grid")
     parser.add_argument("--population", type=positive_int, default=8, help="genetic: settings per generation")
     parser.add_argument("--generations", type=positive_int, default=4)

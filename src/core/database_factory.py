@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from src.core.config.env_settings import DatabaseSettings, load_dotenv_file
-from src.core.config.errors import UserInputError
+from src.core.config.env_settings import DatabaseSettings
+from src.core.database_location import (  # noqa: F401  (re-exported: the commands import them from here)
+    DatabaseUnavailableError,
+    check_database_settings,
+    check_sqlite_file,
+    database_settings_from_environment,
+)
 from src.strategy.infrastructure.monitoring.strategy_monitor import StrategyMonitor
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 from src.strategy.infrastructure.persistence.json_serializer import JsonSerializer
@@ -28,15 +32,6 @@ _DRIVER_MODULES = {
     "sqlite": ("vnpy_sqlite.sqlite_database", "SqliteDatabase"),
     "mysql": ("vnpy_mysql.mysql_database", "MysqlDatabase"),
 }
-
-
-class DatabaseUnavailableError(UserInputError):
-    """The configured database cannot be opened or reached."""
-
-
-def database_settings_from_environment() -> DatabaseSettings:
-    load_dotenv_file()
-    return DatabaseSettings.from_environment()
 
 
 def create_database(settings: DatabaseSettings | None = None) -> BaseDatabase:
@@ -53,7 +48,7 @@ def create_database(settings: DatabaseSettings | None = None) -> BaseDatabase:
         "database.user": settings.user,
         "database.password": settings.password.reveal(),
     })
-    _ensure_sqlite_folder(settings)
+    check_database_settings(settings)
     module_name, class_name = _DRIVER_MODULES[settings.driver]
     try:
         module = importlib.reload(sys.modules[module_name]) if module_name in sys.modules \
@@ -91,14 +86,5 @@ def create_strategy_monitor(settings: DatabaseSettings | None = None, **options)
 
 
 def _prepared_location(settings: DatabaseSettings) -> DatabaseLocation:
-    _ensure_sqlite_folder(settings)
+    check_database_settings(settings)
     return database_location(settings)
-
-
-def _ensure_sqlite_folder(settings: DatabaseSettings) -> None:
-    if settings.driver != "sqlite":
-        return
-    try:
-        Path(settings.database).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatabaseUnavailableError(f"cannot create the folder of {settings.describe()}: {exc.strerror}") from None

@@ -28,19 +28,20 @@ from __future__ import annotations
 import csv
 import gzip
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from src.main import bar_import, download_command
-from src.core.database_factory import create_database, database_settings_from_environment
-from src.core.config.errors import UserInputError
 from src.core.cli import OneLineArgumentParser, iso_date, positive_int, run_cli
-from src.strategy.infrastructure.bar_pipeline import BarPipeline
-from src.strategy.infrastructure.tick_csv import read_ctp_tick_csv
-from vnpy.trader.constant import Exchange, Interval
-from vnpy.trader.object import BarData, TickData
+from src.core.config.errors import UserInputError
+
+if TYPE_CHECKING:  # imported when needed: flags are checked before vnpy and the database load
+    from vnpy.trader.constant import Exchange, Interval
+    from vnpy.trader.object import BarData, TickData
 
 PROG = "python -m src.main.data"
 SAVE_BATCH = 20_000
@@ -77,18 +78,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     exporter.add_argument("--out", type=Path, required=True)
 
     args = parser.parse_args(argv)
+    from vnpy.trader.constant import Interval
+
     if args.command == "import-ticks":
         return import_ticks(args.file, args.symbol, args.exchange, args.save_ticks, not args.no_progress)
     if args.command == "import-bars":
         layout = bar_import.layout_from_arguments(args)
-        if not args.file.is_file():
-            raise UserInputError(f"{args.file}: file not found")
+        check_input_file(args.file)
+        from src.core.database_factory import create_database, database_settings_from_environment
+
         settings = database_settings_from_environment()
         return bar_import.import_bars(args.file, args.symbol, args.exchange, layout, create_database(settings),
                                       settings.describe(), lambda f: _progress(f, not args.no_progress),
                                       _reason_kind, args.main_contract_roll)
     if args.command == "download":
         def open_database():
+            from src.core.database_factory import create_database, database_settings_from_environment
+
             settings = database_settings_from_environment()
             return create_database(settings), settings.describe()
         return download_command.run(args, open_database)
@@ -97,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def exchange_argument(text: str) -> Exchange:
+    from vnpy.trader.constant import Exchange
+
     try:
         return Exchange(text.upper())
     except ValueError:
@@ -107,8 +115,13 @@ def exchange_argument(text: str) -> Exchange:
 
 
 def import_ticks(file: Path, symbol: str, exchange: Exchange, save_ticks: bool, progress: bool) -> int:
-    if not file.is_file():
-        raise UserInputError(f"{file}: file not found")
+    check_input_file(file)
+    from vnpy.trader.constant import Interval
+
+    from src.core.database_factory import create_database, database_settings_from_environment
+    from src.strategy.infrastructure.bar_pipeline import BarPipeline
+    from src.strategy.infrastructure.tick_csv import read_ctp_tick_csv
+
     settings = database_settings_from_environment()
     database = create_database(settings)
     pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
@@ -119,7 +132,7 @@ def import_ticks(file: Path, symbol: str, exchange: Exchange, save_ticks: bool, 
     rows_read = bars_written = ticks_written = 0
 
     rows = read_ctp_tick_csv(file, symbol, exchange, gateway_name="IMPORT")
-    with _progress(file, progress) as bar_of_rows:
+    with _unreadable_file(file, lambda: bars_written), _progress(file, progress) as bar_of_rows:
         for line, item in rows:
             if line == 1 and isinstance(item, str):
                 raise UserInputError(f"{file}: {item}")
@@ -158,6 +171,12 @@ def export_bars(symbol: str, exchange: Exchange, window: int, interval: Interval
                 start: date, end: date, out: Path) -> int:
     if start > end:
         raise UserInputError(f"--start {start} is after --end {end}")
+    check_output_file(out)
+    from vnpy.trader.constant import Interval
+
+    from src.core.database_factory import create_database, database_settings_from_environment
+    from src.strategy.infrastructure.bar_pipeline import BarPipeline
+
     settings = database_settings_from_environment()
     database = create_database(settings)
     minute_bars = database.load_bar_data(symbol, exchange, Interval.MINUTE,
@@ -171,18 +190,68 @@ def export_bars(symbol: str, exchange: Exchange, window: int, interval: Interval
     for bar in minute_bars:
         window_bars.extend(pipeline.update_bar(bar))
     window_bars.extend(pipeline.flush())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(EXPORT_COLUMNS)
-        for bar in window_bars:
-            writer.writerow((bar.datetime.isoformat(), bar.open_price, bar.high_price, bar.low_price,
-                             bar.close_price, bar.volume, bar.turnover, bar.open_interest))
+    try:
+        with out.open("w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(EXPORT_COLUMNS)
+            for bar in window_bars:
+                writer.writerow((bar.datetime.isoformat(), bar.open_price, bar.high_price, bar.low_price,
+                                 bar.close_price, bar.volume, bar.turnover, bar.open_interest))
+    except OSError as exc:  # the disk filled up, the folder went away
+        raise UserInputError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     unit = "minute" if interval == Interval.MINUTE else "hour"
     discarded = pipeline.stats.bars_discarded_total
     print(f"{symbol}.{exchange.value}: {len(window_bars)} {window}-{unit} bars from {len(minute_bars)} "
           f"1-minute bars written to {out}" + (f" ({discarded} 1-minute bars discarded)" if discarded else ""))
     return 0
+
+
+def check_input_file(file: Path) -> None:
+    """A readable file (a readable gzip stream when it ends in .gz), or one line saying what it is instead."""
+    if file.is_dir():
+        raise UserInputError(f"--file {file}: is a folder, not a file")
+    if not file.exists():
+        raise UserInputError(f"--file {file}: file not found")
+    try:
+        if file.suffix == ".gz":
+            with gzip.open(file, "rb") as stream:
+                stream.read(1)
+        else:
+            with file.open("rb") as stream:
+                stream.read(1)
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise UserInputError(f"--file {file}: not a readable gzip file ({exc})") from None
+    except OSError as exc:
+        raise UserInputError(f"--file {file}: cannot read: {exc.strerror or exc}") from None
+
+
+class _unreadable_file:
+    """A file that turns out damaged half-way (a truncated .gz): one line, saying what was already saved."""
+
+    def __init__(self, file: Path, bars_written) -> None:
+        self._file = file
+        self._bars_written = bars_written
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, _traceback) -> bool:
+        if isinstance(error, (gzip.BadGzipFile, EOFError, OSError)):
+            raise UserInputError(f"--file {self._file}: cannot read on: {error}; {self._bars_written()} "
+                                 f"1-minute bars were saved before") from None
+        return False
+
+
+def check_output_file(out: Path) -> None:
+    """``--out`` can be written: its folder exists or can be made, and it is not a folder itself."""
+    if out.is_dir():
+        raise UserInputError(f"--out {out}: is a folder; give a file name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        raise UserInputError(f"--out {out}: cannot write there: {exc.strerror or exc}") from None
 
 
 def _save_bars(database, bars: list[BarData]) -> int:

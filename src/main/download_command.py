@@ -13,7 +13,6 @@ import os
 from datetime import date
 from pathlib import Path
 
-from src.datafeed.cn.download import DownloadJournal, download
 from src.datafeed.cn.errors import VendorError
 from src.datafeed.cn.symbols import Contract, UnknownSymbolError, parse_vt_symbol
 from src.core.config.errors import UserInputError
@@ -60,6 +59,9 @@ def run(args: argparse.Namespace, open_database) -> int:
     if source not in SOURCES:
         raise UserInputError(f"no source: give --source tushare|akshare or set datafeed.name in vt_setting.json"
                              + (f" (it is {source!r})" if source else ""))
+    # vnpy's datafeed module brings vnpy's utility (pandas, TA-Lib): imported once the flags are good.
+    from src.datafeed.cn.download import DownloadJournal, download
+
     interval = INTERVALS[args.interval]
     datafeed = make_datafeed(source, args.calls_per_minute, args.retry_wait)
     contracts = contracts_from_arguments(args, datafeed)

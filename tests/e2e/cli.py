@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,13 @@ def run_command(args: list[str], database: Path | None = None, home: Path | None
     environment.update(env or {})
     return subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, env=environment, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def sigint_by_default() -> None:
+    """``preexec_fn`` for a child that must see Ctrl+C as a user's shell delivers it.
+
+    A non-interactive shell starts its background jobs with SIGINT ignored, and an ignored
+    signal stays ignored across exec: a test run started that way (a CI runner, ``cmd &`` in a
+    script) would hand its children an ignored SIGINT, and a test sending one would wait forever.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -12,6 +12,7 @@ from src.paths import PROJECT_ROOT
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 from src.strategy.infrastructure.persistence.state_repository import StateRepository
 from tests.db_backends import database_environment
+from tests.e2e.cli import sigint_by_default
 
 
 @pytest.mark.parametrize(("signum", "exit_code", "last_line"), [
@@ -22,11 +23,13 @@ def test_a_signal_saves_the_changed_state_then_takes_its_default_course(tmp_path
     location = DatabaseLocation.sqlite(tmp_path / "database.db")
     child = subprocess.Popen([sys.executable, "-m", "tests.e2e.fault_children.auto_save_child", "vol_15m"],
                              cwd=PROJECT_ROOT, env={**os.environ, **database_environment(location)},
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=sigint_by_default)
     try:
         assert child.stdout.readline().strip() == "ready"
         child.send_signal(signum)
-        remaining, errors = child.communicate(timeout=30)
+        # Waits for the exit, which follows the save; the ceiling is for a hang, not a measure.
+        remaining, errors = child.communicate(timeout=300)
     finally:
         if child.poll() is None:
             child.kill()

@@ -76,7 +76,7 @@ def test_bad_input_is_one_line_and_exit_2(sample_database, tmp_path, case):
     args = ["-m", "src.backtesting.cli", "--no-progress", "--output-dir", str(tmp_path / "out")]
     expected = {
         "unknown_product": "targets.yaml: [1]: unknown product 'XX'",
-        "start_after_end": "start 2026-01-16 is after end 2026-01-05",
+        "start_after_end": "--start 2026-01-16 is after --end 2026-01-05",
         "unknown_class": "o.yaml: strategies[0].class_name: expected one of 'StrategyEntry', got 'NoSuchStrategy'",
         "no_bars": "no 1-minute bars of IF futures",
         "bad_date": "expected a date YYYY-MM-DD",

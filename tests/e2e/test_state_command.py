@@ -51,7 +51,7 @@ def test_show_and_verify_see_the_corruption_done_with_sql(database_location):
     assert "is corrupt and was skipped: checksum mismatch" in shown.stderr
 
     dirty = run_state(database_location, "verify")
-    assert dirty.returncode == 1
+    assert dirty.returncode == 3  # bad snapshots found: not 1 (an unexpected error), not 2 (bad input)
     lines = dirty.stdout.strip().splitlines()
     assert lines[0].startswith(f"BAD strategy 'vol_15m' snapshot {newest.snapshot_id} saved at ")
     assert "checksum mismatch" in lines[0]
@@ -63,7 +63,24 @@ def test_a_strategy_without_a_good_snapshot_is_one_line_and_exit_2(tmp_path):
     result = run_state(location, "show", "--strategy", "nobody")
     assert result.returncode == 2
     assert result.stderr.strip() == (f"python -m src.main.state: error: no good state snapshot of strategy 'nobody' "
-                                     f"in SQLite file {location.database} (none stored)")
+                                     f"in SQLite file {location.database} (none stored); "
+                                     f"no strategy has saved state there")
+
+
+def test_not_found_lists_the_stored_names_and_points_at_the_replay_one(tmp_path):
+    # The README's replay saves volatility_strategy_15m@replay; its state example asks for the plain name.
+    location = DatabaseLocation.sqlite(tmp_path / "database.db")
+    repository = StateRepository.open(location)
+    repository.save("volatility_strategy_15m@replay", {"counter": 1})
+    repository.save("other_strategy", {"counter": 2})
+    repository.close()
+    result = run_state(location, "show", "--strategy", "volatility_strategy_15m")
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert line.endswith("(none stored); stored strategies: other_strategy, volatility_strategy_15m@replay; "
+                         "did you mean 'volatility_strategy_15m@replay'?"), line
+    assert run_state(location, "show", "--strategy", "volatility_strategy_15m@replay").returncode == 0
 
 
 @pytest.mark.parametrize(("args", "message"), [

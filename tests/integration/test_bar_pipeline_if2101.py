@@ -17,9 +17,9 @@ from vnpy.trader.object import BarData, TickData
 
 from src.strategy.infrastructure.bar_pipeline import BarPipeline, DiscardReason
 from src.strategy.infrastructure.tick_csv import CHINA_TZ, read_ctp_tick_csv
+from tests.conftest import SHARED_DATA  # honours SHARED_DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-IF2101_TICKS = REPO_ROOT.parent / "shared/data/cn_futures_ticks/CFFEX_IF2101_tick_20210104_20210105.csv.gz"
+IF2101_TICKS = SHARED_DATA / "cn_futures_ticks/CFFEX_IF2101_tick_20210104_20210105.csv.gz"
 
 needs_data = pytest.mark.skipif(not IF2101_TICKS.is_file(), reason=f"real tick data not found at {IF2101_TICKS}")
 
@@ -257,7 +257,8 @@ def test_reader_converts_offsets_and_reads_gzip(tmp_path):
 def test_reader_reports_a_header_without_required_columns(tmp_path):
     path = write_csv(tmp_path, ["timestamp,last,volume", "2021-01-04T09:30:00+08:00,1,2"])
     assert list(read_ctp_tick_csv(path, "IF2101", Exchange.CFFEX)) == [
-        (1, "missing required column(s): price, total_volume")
+        (1, "missing required column(s): price, total_volume (or, for the CTP snapshot layout: date, time, "
+            "lastPrice)")
     ]
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")

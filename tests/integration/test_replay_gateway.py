@@ -137,7 +137,7 @@ def run_replay(engines, vt_symbols, speed=0.0, strategy_symbols=()):
         engine.add_strategy("ProbeStrategy", "probe", list(strategy_symbols), {})
         strategy = engine.strategies["probe"]
         engine.init_strategy("probe")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a ceiling: ends when the event comes
         while not strategy.inited:
             assert time.monotonic() < deadline
             time.sleep(0.01)

@@ -1,6 +1,16 @@
 """Stream CTP-style tick snapshots from a CSV file (plain or .gz) as vnpy TickData.
 
-Expected columns (the layout of ``cn_futures_ticks/CFFEX_IF2101_tick_*.csv.gz``):
+Two layouts are read, told apart by their header.
+
+The CTP snapshot layout of vnpy's old CSV samples (``cn_futures_ticks/RM705-2017-03-20.csv``):
+``symbol,date,time,lastPrice`` (``date`` YYYYMMDD, ``time`` HH:MM:SS[.f], Asia/Shanghai),
+``lastVolume`` (lots since the previous snapshot: the cumulative volume is their running
+sum, unless a cumulative ``volume`` column is present), and when present ``bidPrice1``,
+``askPrice1``, ``bidVolume1``, ``askVolume1``, ``openInterest``, ``turnover``,
+``openPrice``, ``highPrice``, ``lowPrice``, ``preClosePrice``, ``upperLimit``,
+``lowerLimit``. A ``symbol`` other than the requested one is a bad row.
+
+The timestamp layout (``cn_futures_ticks/CFFEX_IF2101_tick_*.csv.gz``):
 
 - required: ``timestamp`` (ISO 8601; with an offset it is converted to
   Asia/Shanghai, without one it is taken as Asia/Shanghai), ``price`` (last
@@ -34,6 +44,23 @@ from vnpy.trader.object import TickData
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE as CHINA_TZ
 
 REQUIRED_COLUMNS = ("timestamp", "price", "total_volume")
+SNAPSHOT_REQUIRED_COLUMNS = ("date", "time", "lastPrice")
+
+# TickData field <- CSV column, for the optional numeric columns of the snapshot layout.
+_SNAPSHOT_OPTIONAL_FIELDS = (
+    ("turnover", "turnover"),
+    ("open_interest", "openInterest"),
+    ("open_price", "openPrice"),
+    ("high_price", "highPrice"),
+    ("low_price", "lowPrice"),
+    ("pre_close", "preClosePrice"),
+    ("limit_up", "upperLimit"),
+    ("limit_down", "lowerLimit"),
+    ("bid_price_1", "bidPrice1"),
+    ("ask_price_1", "askPrice1"),
+    ("bid_volume_1", "bidVolume1"),
+    ("ask_volume_1", "askVolume1"),
+)
 
 # TickData field <- CSV column, for the optional numeric columns.
 _OPTIONAL_FIELDS = (
@@ -91,9 +118,13 @@ def read_ctp_tick_csv(
             yield 1, f"unreadable header: {error}"
             return
         columns = {name.strip(): index for index, name in enumerate(header)}
+        if all(name in columns for name in SNAPSHOT_REQUIRED_COLUMNS) and "timestamp" not in columns:
+            yield from _snapshot_rows(reader, columns, len(header), symbol, exchange, gateway_name)
+            return
         missing = [name for name in REQUIRED_COLUMNS if name not in columns]
         if missing:
-            yield 1, f"missing required column(s): {', '.join(missing)}"
+            yield 1, (f"missing required column(s): {', '.join(missing)} (or, for the CTP snapshot layout: "
+                      f"{', '.join(SNAPSHOT_REQUIRED_COLUMNS)})")
             return
         timestamp_at = columns["timestamp"]
         price_at = columns["price"]
@@ -160,3 +191,66 @@ def read_ctp_tick_csv(
                     **values,
                 ),
             )
+
+
+def _parse_date_time(day: str, clock: str) -> datetime:
+    """``20170320`` and ``09:00:00.5`` (fraction optional) in exchange time."""
+    day, clock = day.strip(), clock.strip()
+    whole, _, fraction = clock.partition(".")
+    if len(day) != 8 or not day.isdigit() or (fraction and not fraction.isdigit()) or len(fraction) > 6:
+        raise ValueError(f"{day} {clock}")
+    moment = datetime.strptime(f"{day} {whole}", "%Y%m%d %H:%M:%S")
+    return moment.replace(microsecond=int(fraction.ljust(6, "0")) if fraction else 0, tzinfo=CHINA_TZ)
+
+
+def _snapshot_rows(reader, columns: dict[str, int], width: int, symbol: str, exchange: Exchange,
+                   gateway_name: str) -> Iterator[TickRow]:
+    date_at, time_at, price_at = columns["date"], columns["time"], columns["lastPrice"]
+    symbol_at = columns.get("symbol")
+    last_volume_at = columns.get("lastVolume")
+    cumulative_at = columns.get("volume")
+    optional = tuple((field, columns[column], column) for field, column in _SNAPSHOT_OPTIONAL_FIELDS
+                     if column in columns)
+    running_volume = 0.0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as error:
+            yield reader.line_num, f"unreadable row: {error}"
+            continue
+        line = reader.line_num
+        if len(row) != width:
+            yield line, f"expected {width} fields, found {len(row)}"
+            continue
+        if symbol_at is not None and row[symbol_at] and row[symbol_at] != symbol:
+            yield line, f"symbol {row[symbol_at]!r} is not the requested symbol {symbol!r}"
+            continue
+        try:
+            moment = _parse_date_time(row[date_at], row[time_at])
+        except ValueError:
+            yield line, f"unparsable date and time {row[date_at]!r} {row[time_at]!r}"
+            continue
+        values: dict[str, float] = {}
+        bad_column = None
+        for field, index, column in (("last_price", price_at, "lastPrice"),
+                                     *((("last_volume", last_volume_at, "lastVolume"),) if last_volume_at is not None
+                                       else ()),
+                                     *((("volume", cumulative_at, "volume"),) if cumulative_at is not None else ()),
+                                     *optional):
+            text = row[index]
+            if not text and field not in ("last_price",):
+                continue
+            try:
+                values[field] = float(text)
+            except ValueError:
+                bad_column = column
+                break
+        if bad_column is not None:
+            yield line, f"unparsable number in {bad_column!r}: {row[columns[bad_column]]!r}"
+            continue
+        if "volume" not in values:  # the cumulative volume is the running sum of the per-snapshot lots
+            running_volume += values.get("last_volume", 0.0)
+            values["volume"] = running_volume
+        yield line, TickData(gateway_name=gateway_name, symbol=symbol, exchange=exchange, datetime=moment, **values)

@@ -19,8 +19,8 @@ def main() -> None:
     service = AutoSaveService(create_state_repository(), sys.argv[1], lambda: dict(state), interval_seconds=3600)
     service.install_signal_handlers()
     state["counter"] = 42
-    print("ready", flush=True)
-    try:
+    try:  # "ready" inside the try: a SIGINT right after it must still end in "interrupted"
+        print("ready", flush=True)
         while True:
             service.tick()
             time.sleep(0.02)

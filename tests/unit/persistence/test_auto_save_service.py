@@ -104,7 +104,7 @@ def test_the_thread_runner_saves_changes_and_stops(parts):
     service = AutoSaveService(repository, "s1", strategy.snapshot, interval_seconds=0.05)
     service.start(poll_seconds=0.01)
     strategy.state["counter"] = 3
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # a ceiling: the loop ends at the first save
     while not repository.saved and time.monotonic() < deadline:
         time.sleep(0.01)
     strategy.state["counter"] = 4

@@ -10,7 +10,8 @@ import pytest
 from src.core.process.heartbeat import HeartbeatMonitor, HeartbeatWriter, read_beat
 
 
-def wait_for(predicate, timeout: float = 5.0) -> None:
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    """Until ``predicate()``; the ceiling is for a hang, the wait ends as soon as it holds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -31,18 +32,38 @@ def test_writer_beats_with_its_pid_and_a_growing_sequence(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary file never stays behind
 
 
+class CountingProbe:
+    """A probe that counts the writer's checks, so a test waits for checks, not for time."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+        self.calls = 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return self.answer()
+
+    def wait_for_checks(self, count: int) -> None:
+        """Until ``count`` more checks have been made from now."""
+        target = self.calls + count
+        wait_for(lambda: self.calls >= target)
+
+
 def test_writer_is_silent_while_its_probe_says_unhealthy(tmp_path):
     path = tmp_path / "beat"
     healthy = threading.Event()
     healthy.set()
-    writer = HeartbeatWriter(path, interval=0.02, probe=healthy.is_set)
+    probe = CountingProbe(healthy.is_set)
+    writer = HeartbeatWriter(path, interval=0.02, probe=probe)
     writer.start()
     try:
         wait_for(lambda: read_beat(path).sequence >= 3)
         healthy.clear()
-        time.sleep(0.05)
+        # The writer checks, then beats, then waits: two checks after the clear, any beat decided
+        # before it is written.
+        probe.wait_for_checks(2)
         silent = read_beat(path).sequence
-        time.sleep(0.15)
+        probe.wait_for_checks(5)
         assert read_beat(path).sequence == silent
         healthy.set()
         wait_for(lambda: read_beat(path).sequence > silent)
@@ -56,10 +77,11 @@ def test_a_raising_probe_counts_as_unhealthy(tmp_path):
     def broken() -> bool:
         raise RuntimeError("probe bug")
 
-    writer = HeartbeatWriter(path, interval=0.02, probe=broken)
+    probe = CountingProbe(broken)
+    writer = HeartbeatWriter(path, interval=0.02, probe=probe)
     writer.start()
     try:
-        time.sleep(0.1)
+        probe.wait_for_checks(5)
         assert read_beat(path).sequence == 1  # only the first, unconditional beat
         assert writer._thread.is_alive()
     finally:
@@ -99,14 +121,14 @@ def test_event_engine_probe_fails_when_the_event_thread_is_stuck():
     engine = EventEngine()
     probe = EventEngineProbe(engine, interval=0.05)
     release = threading.Event()
-    engine.register("eStuck", lambda _event: release.wait(10))
+    engine.register("eStuck", lambda _event: release.wait(120))
     engine.start()
     try:
         assert probe()
         time.sleep(0.05)
         assert probe()
         engine.put(Event("eStuck"))
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while probe():
             assert time.monotonic() < deadline, "the probe never noticed the stuck event thread"
             time.sleep(0.05)
