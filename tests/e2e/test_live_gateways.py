@@ -2,9 +2,13 @@
 restarts it with backoff and finally gives up. The fronts are a closed port on 127.0.0.1: no network needed."""
 from __future__ import annotations
 
+import os
 import re
 import socket
 
+import pytest
+
+from src.main.config.gateway_manager import GBK_LOCALE, gbk_locale_available
 from tests.e2e.daemon_support import Process, environment, lines_matching, write_override
 
 PASSWORD = "never-in-a-log-7781"
@@ -17,6 +21,12 @@ def closed_port() -> int:
 
 
 def test_unreachable_ctp_is_retried_reported_and_given_up_on(tmp_path):
+    # The real CTP gateway starts only where its locale exists (without it: one line, exit 2, tested in
+    # tests/unit/config/test_gbk_locale.py). .ci/run generates it, so on CI this test must run.
+    if not gbk_locale_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the live-gateway test, but the {GBK_LOCALE} locale is missing (.ci/run makes it)")
+        pytest.skip(f"the {GBK_LOCALE} locale is missing: localedef -i zh_CN -f GB18030 {GBK_LOCALE}")
     port = closed_port()
     override = write_override(tmp_path, "e2e_live", runtime={
         "gateway_connect_timeout": 2, "max_restart_count": 1, "restart_delay": 0.2, "heartbeat_interval": 0.5,
