@@ -34,6 +34,7 @@ import peewee
 
 from src.datafeed.ib.contracts import OptionRecord
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation, open_database
+from src.strategy.infrastructure.persistence.model_base import model_base
 from src.strategy.infrastructure.persistence.schema import (
     LongTextField,
     Migration,
@@ -70,15 +71,7 @@ class IbTables:
 
 
 def bind_ib_tables(database: peewee.Database) -> IbTables:
-    mysql_options = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4"] if isinstance(database, peewee.MySQLDatabase) \
-        else []
-
-    class Base(peewee.Model):
-        class Meta:
-            legacy_table_names = False
-            table_settings = mysql_options
-
-    Base._meta.database = database
+    Base = model_base(database)
 
     class IbOptionContract(Base):
         con_id = peewee.BigIntegerField(primary_key=True)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import peewee
 
+from src.strategy.infrastructure.persistence.model_base import LongTextField, MicrosecondDateTimeField, model_base
+
 TRADE_TABLE = "hk_trade_tick"
 DEPTH_TABLE = "hk_depth_snapshot"
 GAP_TABLE = "hk_seq_gap"
@@ -29,15 +31,6 @@ CHECKPOINT_TABLE = "hk_feed_checkpoint"
 HK_TABLES = (TRADE_TABLE, DEPTH_TABLE, GAP_TABLE, CHECKPOINT_TABLE)
 CODE_LENGTH = 16
 STREAM_LENGTH = 8
-
-
-class _MicrosecondDateTimeField(peewee.DateTimeField):
-    def get_modifiers(self) -> list[int]:
-        return [6]
-
-
-class _LongTextField(peewee.TextField):
-    field_type = "LONGTEXT"
 
 
 @dataclass(frozen=True)
@@ -53,21 +46,13 @@ class HkTables:
 
 
 def bind_hk_tables(database: peewee.Database) -> HkTables:
-    mysql_options = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4"] if isinstance(database, peewee.MySQLDatabase) \
-        else []
-
-    class Base(peewee.Model):
-        class Meta:
-            legacy_table_names = False
-            table_settings = mysql_options
-
-    Base._meta.database = database
+    Base = model_base(database)
 
     class HkTradeTick(Base):
         code = peewee.CharField(max_length=CODE_LENGTH)
         seq = peewee.BigIntegerField()
-        tick_time = _MicrosecondDateTimeField()
-        received_at = _MicrosecondDateTimeField()
+        tick_time = MicrosecondDateTimeField()
+        received_at = MicrosecondDateTimeField()
         price = peewee.DoubleField()
         volume = peewee.DoubleField()
         turnover = peewee.DoubleField()
@@ -81,12 +66,12 @@ def bind_hk_tables(database: peewee.Database) -> HkTables:
     class HkDepthSnapshot(Base):
         code = peewee.CharField(max_length=CODE_LENGTH)
         seq = peewee.BigIntegerField()
-        tick_time = _MicrosecondDateTimeField()
-        received_at = _MicrosecondDateTimeField()
+        tick_time = MicrosecondDateTimeField()
+        received_at = MicrosecondDateTimeField()
         bid_price_1 = peewee.DoubleField(null=True)
         ask_price_1 = peewee.DoubleField(null=True)
-        bids = _LongTextField()
-        asks = _LongTextField()
+        bids = LongTextField()
+        asks = LongTextField()
 
         class Meta:
             table_name = DEPTH_TABLE
@@ -99,7 +84,7 @@ def bind_hk_tables(database: peewee.Database) -> HkTables:
         stream = peewee.CharField(max_length=STREAM_LENGTH)
         first_missing = peewee.BigIntegerField()
         last_missing = peewee.BigIntegerField()
-        detected_at = _MicrosecondDateTimeField()
+        detected_at = MicrosecondDateTimeField()
         filled_count = peewee.IntegerField(default=0)
         cause = peewee.CharField(max_length=STREAM_LENGTH)  # feed: never received; overflow: dropped by us
 
@@ -111,8 +96,8 @@ def bind_hk_tables(database: peewee.Database) -> HkTables:
         code = peewee.CharField(max_length=CODE_LENGTH)
         stream = peewee.CharField(max_length=STREAM_LENGTH)
         last_seq = peewee.BigIntegerField()
-        last_tick_time = _MicrosecondDateTimeField()
-        updated_at = _MicrosecondDateTimeField()
+        last_tick_time = MicrosecondDateTimeField()
+        updated_at = MicrosecondDateTimeField()
 
         class Meta:
             table_name = CHECKPOINT_TABLE

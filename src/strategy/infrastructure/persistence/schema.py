@@ -36,6 +36,12 @@ import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
+from src.strategy.infrastructure.persistence.model_base import (  # noqa: F401 - re-exported
+    LongBlobField,
+    LongTextField,
+    MicrosecondDateTimeField,
+    model_base,
+)
 
 STORAGE_TIMEZONE = EXCHANGE_TIMEZONE
 
@@ -48,21 +54,7 @@ EVENT_TYPE_LENGTH = 64
 SIGNAL_LENGTH = 64
 
 
-class LongBlobField(peewee.BlobField):
-    """MySQL's BLOB stops at 64 KB; states are larger. SQLite maps LONGBLOB to a BLOB."""
-
-    field_type = "LONGBLOB"
-
-
-class LongTextField(peewee.TextField):
-    field_type = "LONGTEXT"
-
-
-class MicrosecondDateTimeField(peewee.DateTimeField):
-    """MySQL's DATETIME drops fractions of a second unless told to keep them."""
-
-    def get_modifiers(self) -> list[int]:
-        return [6]
+# The column types and the model base every table of the project's own uses: model_base.py.
 
 
 @dataclass(frozen=True)
@@ -78,15 +70,7 @@ class Tables:
 
 
 def bind_tables(database: peewee.Database) -> Tables:
-    mysql_options = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4"] if isinstance(database, peewee.MySQLDatabase) \
-        else []
-
-    class Base(peewee.Model):
-        class Meta:
-            legacy_table_names = False
-            table_settings = mysql_options
-
-    Base._meta.database = database
+    Base = model_base(database)
 
     class StrategyState(Base):
         id = peewee.BigAutoField()
@@ -162,15 +146,7 @@ class StatisticTables:
 
 
 def bind_statistic_tables(database: peewee.Database) -> StatisticTables:
-    mysql_options = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4"] if isinstance(database, peewee.MySQLDatabase) \
-        else []
-
-    class Base(peewee.Model):
-        class Meta:
-            legacy_table_names = False
-            table_settings = mysql_options
-
-    Base._meta.database = database
+    Base = model_base(database)
 
     class OptionMarketStatistic(Base):
         id = peewee.BigAutoField()
