@@ -248,7 +248,7 @@ class MonitorReader:
 
 
 class _NoTable(Exception):
-    pass
+    """The monitor's tables do not exist yet (nothing has been recorded): an empty answer, not an error."""
 
 
 def _missing_table(error: BaseException) -> bool:

@@ -72,7 +72,7 @@ class FatalFeedError(Exception):
 
 
 class _Stalled(Exception):
-    pass
+    """No message for the watchdog's interval while subscribed: the connection is replaced."""
 
 
 @dataclass(frozen=True)
