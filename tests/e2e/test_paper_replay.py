@@ -22,7 +22,7 @@ def test_replay_trades_and_leaves_its_fills_in_the_database(tmp_path, sample_mar
     database = copy(sample_market_database, tmp_path / "db")
     run = Process(["src/main/main.py", "--paper", "--replay", "--replay-start", "2026-01-12", "--replay-end",
                    "2026-01-13", "--speed", "0", "--log-dir", str(tmp_path / "logs"), "--no-ui"],
-                  environment(database), tmp_path / "out.txt")
+                  {**environment(database), "VOL_STRATEGY_REPLAY_PROGRESS_SECONDS": "0.2"}, tmp_path / "out.txt")
     try:
         assert run.wait(240) == 0, run.text()[-3000:]
     finally:
@@ -31,6 +31,8 @@ def test_replay_trades_and_leaves_its_fills_in_the_database(tmp_path, sample_mar
     # The warm-up the backtest would use (two trading days for 1-minute bars), then the two replayed days.
     assert "warm-up 2026-01-08..2026-01-09 (2 trading days), replay 2026-01-12..2026-01-13" in log
     assert "warm-up done" in log and "replay finished" in log
+    # Progress inside a day reaches the log, not only a terminal.
+    assert re.search(r"replay day 2026-01-1[23] \(\d of 2\): at \d\d:\d\d, \d+ of \d+ ticks \(\d+%\)", log)
     assert re.search(r"replay summary volatility_strategy: P&L realized -?[\d.]+, open -?[\d.]+", log)
     assert re.search(r"replay summary: \d+ fills in table paper_trade of SQLite file", log)
     recorded = int(re.search(r"paper trades recorded by this run: (\d+) \(run_id ([^)]+)\)", log).group(1))

@@ -405,12 +405,36 @@ def _fill_price(order: OrderData, tick: TickData) -> float | None:
     return None
 
 
+class DayProgress:
+    """Periodic log lines inside a replay day, so a log (not only a terminal) shows the replay moving: a day of
+    hundreds of contracts can take minutes, and the per-day line comes only at its end."""
+
+    def __init__(self, label: str, total_ticks: int, interval_seconds: float, started: float) -> None:
+        self.label = label
+        self.total_ticks = total_ticks
+        self.interval_seconds = interval_seconds
+        self.started = started
+        self._next_report = started + interval_seconds
+
+    def report(self, market_time: datetime, published: int, now: float) -> bool:
+        """Log one line when the interval has passed since the last one; says whether it did."""
+        if now < self._next_report or self.total_ticks == 0:
+            return False
+        self._next_report = now + self.interval_seconds
+        logger.info("%s: at %s, %d of %d ticks (%.0f%%), %.0f s so far", self.label, market_time.strftime("%H:%M"),
+                    published, self.total_ticks, 100.0 * published / self.total_ticks, now - self.started)
+        return True
+
+
 # ----------------------------------------------------------------------------------- the gateway
 class ReplayGateway(BaseGateway):
     default_name: str = GATEWAY_NAME
     default_setting: dict = {"speed": 0.0}
     exchanges: list[Exchange] = [Exchange.CFFEX, Exchange.SHFE, Exchange.DCE, Exchange.CZCE, Exchange.INE,
                                  Exchange.GFEX, Exchange.SSE, Exchange.SZSE]
+
+    #: Seconds between progress lines inside a replay day (VOL_STRATEGY_REPLAY_PROGRESS_SECONDS overrides it).
+    progress_interval_seconds: float = 30.0
 
     def __init__(self, event_engine: EventEngine, gateway_name: str = GATEWAY_NAME) -> None:
         if not isinstance(event_engine, TrackedEventEngine):
@@ -551,18 +575,21 @@ class ReplayGateway(BaseGateway):
         try:
             for label, days, paced, phase in (("warm-up day", plan.warmup_days, False, ReplayPhase.WARMUP_DONE),
                                               ("day", plan.replay_days, plan.speed > 0, ReplayPhase.FINISHED)):
-                for day in days:
+                for number, day in enumerate(days, start=1):
                     if self._stop.is_set():
                         return
                     started = time.monotonic()
                     ticks = self._day_ticks(day)
+                    progress = DayProgress(f"replay {label} {day} ({number} of {len(days)})", len(ticks),
+                                           self.progress_interval_seconds, started)
                     moment = None
-                    for tick in ticks:
+                    for published_today, tick in enumerate(ticks):
                         if tick.datetime != moment:
                             # A new timestamp: the previous one's ticks and their consequences are handled first.
                             if not self.event_engine.wait_until_idle(self._stop):
                                 return
                             moment = tick.datetime
+                            progress.report(moment, published_today, time.monotonic())
                             if paced:
                                 self._pace(moment, plan.speed)
                         self.ticks_published += 1

@@ -39,6 +39,7 @@ unavailable.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import traceback
@@ -235,6 +236,7 @@ class ChildProcess:
         universe = builder.from_history(source, first_day, replay_days[-1], source.describe())
 
         gateway: ReplayGateway = engines.gateways["REPLAY"]
+        gateway.progress_interval_seconds = _replay_progress_seconds(gateway.progress_interval_seconds)
         gateway.prepare(source, universe.contracts,
                         ReplayPlan(tuple(warmup_days), tuple(replay_days), replay.speed), calendar,
                         self.options.capital, fees=self.config.fees.to_domain())
@@ -425,6 +427,24 @@ class ChildProcess:
     def _files_tag(self) -> str:
         names = "+".join(definition.strategy_name for definition in self.config.strategies)
         return f"{self.options.variant}.{names}"
+
+
+REPLAY_PROGRESS_VARIABLE = "VOL_STRATEGY_REPLAY_PROGRESS_SECONDS"
+
+
+def _replay_progress_seconds(default: float) -> float:
+    """Seconds between the replay's progress lines inside a day: the environment may shorten them (tests, a
+    watched run) or lengthen them (a quiet log)."""
+    text = os.environ.get(REPLAY_PROGRESS_VARIABLE, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UserInputError(f"{REPLAY_PROGRESS_VARIABLE}={text!r}: expected a positive number of seconds")
+    return seconds
 
 
 def _trading_days(calendar: TradingCalendar, start: date, end: date) -> list[date]:
