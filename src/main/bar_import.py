@@ -7,7 +7,6 @@ reason and skipped; importing the same file again rewrites the same bars.
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,12 +14,11 @@ import yaml
 
 from src.core.config.errors import UserInputError
 from src.core.cli import non_negative_int, positive_number
+from src.main.csv_import import BatchSaver, RowAccounting, progress_bar, unreadable_file
 from src.strategy.infrastructure.bar_csv import BarCsvLayout, LayoutError, read_bar_csv
 from vnpy.trader.constant import Exchange
 from vnpy.trader.object import BarData
 
-SAVE_BATCH = 20_000
-SHOWN_BAD_ROWS = 5
 LAYOUT_FLAGS = ("bar_minutes", "label", "timezone", "price_scale", "datetime_column", "datetime_format",
                 "date_column", "date_format", "time_column", "time_format", "delimiter")
 COLUMN_KEYS = ("open", "high", "low", "close", "volume", "turnover", "open_interest")
@@ -122,9 +120,8 @@ class MainContractSplitter:
 
 
 def import_bars(file: Path, symbol: str, exchange: Exchange, layout: BarCsvLayout, database, describe: str,
-                progress_factory, reason_kind, main_contract_roll: int | None = None) -> int:
-    if not file.is_file():
-        raise UserInputError(f"{file}: file not found")
+                progress: bool, main_contract_roll: int | None = None) -> int:
+    """``file`` was checked (``check_input_file``) before the database was opened."""
     splitter = None
     if main_contract_roll is not None:
         import re
@@ -135,56 +132,33 @@ def import_bars(file: Path, symbol: str, exchange: Exchange, layout: BarCsvLayou
                                  f"not {symbol}.{exchange.value}")
         splitter = MainContractSplitter(product, main_contract_roll)
     contracts: set[str] = set()
-    rejected: Counter[str] = Counter()
-    first_bad_rows: list[str] = []
-    bars: list[BarData] = []
+    rows: RowAccounting[BarData] = RowAccounting(file)
+    bars = BatchSaver(database.save_bar_data)
     days: set = set()
-    rows_read = bars_written = 0
     first = last = None
-    with progress_factory(file) as bar_of_rows:
+    with unreadable_file(file, lambda: f"{bars.written} bars"), progress_bar(file, progress) as shown:
         for line, item in read_bar_csv(file, symbol, exchange, layout, gateway_name="IMPORT"):
-            if line == 1 and isinstance(item, str):
-                raise UserInputError(f"{file}: {item}")
-            rows_read += 1
-            bar_of_rows.update(1)
-            if isinstance(item, str):
-                rejected[reason_kind(item)] += 1
-                if len(first_bad_rows) < SHOWN_BAD_ROWS:
-                    first_bad_rows.append(f"line {line}: {item}")
+            shown.update(1)
+            bar = rows.take(line, item)
+            if bar is None:
                 continue
             if splitter is not None:
-                item = replace(item, symbol=splitter.symbol(item.datetime.date()))
-                contracts.add(item.symbol)
-            bars.append(item)
-            days.add(item.datetime.date())
-            first = item.datetime if first is None or item.datetime < first else first
-            last = item.datetime if last is None or item.datetime > last else last
-            if len(bars) >= SAVE_BATCH:
-                bars_written += _save(database, bars)
-        bars_written += _save(database, bars)
+                bar = replace(bar, symbol=splitter.symbol(bar.datetime.date()))
+                contracts.add(bar.symbol)
+            days.add(bar.datetime.date())
+            first = bar.datetime if first is None or bar.datetime < first else first
+            last = bar.datetime if last is None or bar.datetime > last else last
+            bars.add((bar,))  # after reading its time: vnpy's save makes a bar's datetime naive in place
+        bars.flush()
 
-    for detail in first_bad_rows:
-        print(f"  rejected {detail}")
-    reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(rejected.items())) or "none"
+    rows.print_first_rejected()
     if contracts:
         ordered = sorted(contracts, key=lambda name: name[len(name) - 4:])
         span_contracts = f" under {len(contracts)} contracts ({ordered[0]} .. {ordered[-1]})"
     else:
         span_contracts = ""
     span = f"{span_contracts} on {len(days)} days ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M})" if first is not None else ""
-    print(f"{symbol}.{exchange.value} from {file}: {rows_read} rows read, {bars_written} bars written{span} "
+    print(f"{symbol}.{exchange.value} from {file}: {rows.rows_read} rows read, {bars.written} bars written{span} "
           f"({layout.describe()}, stored by their start as vnpy {layout.interval.value} bars), "
-          f"{sum(rejected.values())} rows rejected ({reasons}); database: {describe}")
+          f"{rows.rejected_summary()}; database: {describe}")
     return 0
-
-
-def _save(database, bars: list[BarData]) -> int:
-    """One save per symbol: vnpy's drivers update their bar overview from the first bar of a batch."""
-    count = len(bars)
-    by_symbol: dict[str, list[BarData]] = {}
-    for bar in bars:
-        by_symbol.setdefault(bar.symbol, []).append(bar)
-    for group in by_symbol.values():
-        database.save_bar_data(group)
-    bars.clear()
-    return count

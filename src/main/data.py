@@ -26,16 +26,14 @@
 from __future__ import annotations
 
 import csv
-import gzip
-import re
 import tempfile
-from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from src.main import bar_import, download_command
+from src.main.csv_import import BatchSaver, RowAccounting, check_input_file, progress_bar, unreadable_file
 from src.core.cli import OneLineArgumentParser, iso_date, positive_int, run_cli
 from src.core.config.errors import UserInputError
 
@@ -44,8 +42,6 @@ if TYPE_CHECKING:  # imported when needed: flags are checked before vnpy and the
     from vnpy.trader.object import BarData, TickData
 
 PROG = "python -m src.main.data"
-SAVE_BATCH = 20_000
-SHOWN_BAD_ROWS = 5
 EXPORT_COLUMNS = ("datetime", "open", "high", "low", "close", "volume", "turnover", "open_interest")
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 1, 1)
@@ -89,8 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = database_settings_from_environment()
         return bar_import.import_bars(args.file, args.symbol, args.exchange, layout, create_database(settings),
-                                      settings.describe(), lambda f: _progress(f, not args.no_progress),
-                                      _reason_kind, args.main_contract_roll)
+                                      settings.describe(), not args.no_progress, args.main_contract_roll)
     if args.command == "download":
         def open_database():
             from src.core.database_factory import create_database, database_settings_from_environment
@@ -125,45 +120,29 @@ def import_ticks(file: Path, symbol: str, exchange: Exchange, save_ticks: bool, 
     settings = database_settings_from_environment()
     database = create_database(settings)
     pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
-    rejected: Counter[str] = Counter()
-    first_bad_rows: list[str] = []
-    bars: list[BarData] = []
-    ticks: list[TickData] = []
-    rows_read = bars_written = ticks_written = 0
+    rows: RowAccounting[TickData] = RowAccounting(file)
+    bars = BatchSaver(database.save_bar_data)
+    ticks = BatchSaver(database.save_tick_data)
 
-    rows = read_ctp_tick_csv(file, symbol, exchange, gateway_name="IMPORT")
-    with _unreadable_file(file, lambda: bars_written), _progress(file, progress) as bar_of_rows:
-        for line, item in rows:
-            if line == 1 and isinstance(item, str):
-                raise UserInputError(f"{file}: {item}")
-            rows_read += 1
-            bar_of_rows.update(1)
-            if isinstance(item, str):
-                rejected[_reason_kind(item)] += 1
-                if len(first_bad_rows) < SHOWN_BAD_ROWS:
-                    first_bad_rows.append(f"line {line}: {item}")
+    with unreadable_file(file, lambda: f"{bars.written} 1-minute bars"), progress_bar(file, progress) as shown:
+        for line, item in read_ctp_tick_csv(file, symbol, exchange, gateway_name="IMPORT"):
+            shown.update(1)
+            tick = rows.take(line, item)
+            if tick is None:
                 continue
-            bars.extend(pipeline.update_tick(item))
+            bars.add(pipeline.update_tick(tick))
             if save_ticks:
-                ticks.append(item)
-            if len(bars) >= SAVE_BATCH:
-                bars_written += _save_bars(database, bars)
-            if len(ticks) >= SAVE_BATCH:
-                ticks_written += _save_ticks(database, ticks)
-        bars.extend(pipeline.flush())
-        bars_written += _save_bars(database, bars)
-        ticks_written += _save_ticks(database, ticks)
+                ticks.add((tick,))
+        bars.add(pipeline.flush())
+        bars.flush()
+        ticks.flush()
 
     for reason, count in pipeline.stats.ticks_discarded.items():
-        if count:
-            rejected[reason.value.replace("_", " ")] += count
-    for detail in first_bad_rows:
-        print(f"  rejected {detail}")
-    reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(rejected.items())) or "none"
-    tick_part = f", {ticks_written} ticks written" if save_ticks else ""
-    print(f"{symbol}.{exchange.value} from {file}: {rows_read} rows read, {bars_written} 1-minute bars "
-          f"written{tick_part}, {sum(rejected.values())} rows rejected ({reasons}); "
-          f"database: {settings.describe()}")
+        rows.reject(reason.value.replace("_", " "), count)
+    rows.print_first_rejected()
+    tick_part = f", {ticks.written} ticks written" if save_ticks else ""
+    print(f"{symbol}.{exchange.value} from {file}: {rows.rows_read} rows read, {bars.written} 1-minute bars "
+          f"written{tick_part}, {rows.rejected_summary()}; database: {settings.describe()}")
     return 0
 
 
@@ -206,42 +185,6 @@ def export_bars(symbol: str, exchange: Exchange, window: int, interval: Interval
     return 0
 
 
-def check_input_file(file: Path) -> None:
-    """A readable file (a readable gzip stream when it ends in .gz), or one line saying what it is instead."""
-    if file.is_dir():
-        raise UserInputError(f"--file {file}: is a folder, not a file")
-    if not file.exists():
-        raise UserInputError(f"--file {file}: file not found")
-    try:
-        if file.suffix == ".gz":
-            with gzip.open(file, "rb") as stream:
-                stream.read(1)
-        else:
-            with file.open("rb") as stream:
-                stream.read(1)
-    except (gzip.BadGzipFile, EOFError) as exc:
-        raise UserInputError(f"--file {file}: not a readable gzip file ({exc})") from None
-    except OSError as exc:
-        raise UserInputError(f"--file {file}: cannot read: {exc.strerror or exc}") from None
-
-
-class _unreadable_file:
-    """A file that turns out damaged half-way (a truncated .gz): one line, saying what was already saved."""
-
-    def __init__(self, file: Path, bars_written) -> None:
-        self._file = file
-        self._bars_written = bars_written
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, _traceback) -> bool:
-        if isinstance(error, (gzip.BadGzipFile, EOFError, OSError)):
-            raise UserInputError(f"--file {self._file}: cannot read on: {error}; {self._bars_written()} "
-                                 f"1-minute bars were saved before") from None
-        return False
-
-
 def check_output_file(out: Path) -> None:
     """``--out`` can be written: its folder exists or can be made, and it is not a folder itself."""
     if out.is_dir():
@@ -252,51 +195,6 @@ def check_output_file(out: Path) -> None:
             pass
     except OSError as exc:
         raise UserInputError(f"--out {out}: cannot write there: {exc.strerror or exc}") from None
-
-
-def _save_bars(database, bars: list[BarData]) -> int:
-    count = len(bars)
-    if bars:
-        database.save_bar_data(bars)
-        bars.clear()
-    return count
-
-
-def _save_ticks(database, ticks: list[TickData]) -> int:
-    count = len(ticks)
-    if ticks:
-        database.save_tick_data(ticks)
-        ticks.clear()
-    return count
-
-
-def _reason_kind(reason: str) -> str:
-    """Group bad rows by what is wrong, not by the offending value: drop trailing quoted values."""
-    kind, removed = re.subn(r":\s*'[^']*'$", "", reason)
-    if not removed:
-        kind = re.sub(r" '[^']*'$", "", kind)
-    return re.sub(r"\d+", "N", kind)
-
-
-class _progress:
-    """A progress bar over the file's rows, on a terminal only (tqdm disables itself elsewhere)."""
-
-    def __init__(self, file: Path, enabled: bool) -> None:
-        from tqdm import tqdm
-        total = _count_rows(file) if enabled else None
-        self._bar = tqdm(total=total, unit="rows", desc=file.name, disable=None if enabled else True)
-
-    def __enter__(self):
-        return self._bar
-
-    def __exit__(self, *exc_info) -> None:
-        self._bar.close()
-
-
-def _count_rows(file: Path) -> int:
-    opener = gzip.open if file.suffix == ".gz" else open
-    with opener(file, "rb") as stream:
-        return max(sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b"")) - 1, 0)
 
 
 if __name__ == "__main__":

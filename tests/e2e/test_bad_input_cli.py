@@ -103,6 +103,16 @@ def test_import_ticks_on_a_truncated_gz(tmp_path, shared_data):
     assert_one_line(result, f"--file {cut}: cannot read on:", "1-minute bars were saved before")
 
 
+def test_import_bars_on_a_truncated_gz(tmp_path, shared_data):
+    whole = (shared_data / "cn_index_futures_bars" / "CFFEX.IF.HOT_m5_2014_2019.csv.gz").read_bytes()
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole[:len(whole) // 2])
+    result = run_command(["-m", "src.main.data", "import-bars", "--file", str(cut), "--symbol", "IF888",
+                          "--exchange", "CFFEX", "--layout", "config/examples/import_bars/wondertrader_5m.yaml",
+                          "--no-progress"], database=tmp_path / "db.db", timeout=300)
+    assert_one_line(result, f"--file {cut}: cannot read on:", " bars were saved before")
+
+
 def test_import_ticks_on_a_folder(tmp_path):
     result = run_command(["-m", "src.main.data", "import-ticks", "--file", str(tmp_path), "--symbol", "IF2101",
                           "--exchange", "CFFEX"], database=tmp_path / "db.db", timeout=300)
