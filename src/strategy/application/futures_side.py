@@ -44,8 +44,7 @@ class FuturesSide:
         else:
             cycle.record(SignalEvent(now, product=product, signal=signal, bar_time=bar.datetime,
                                      indicators=dict(instrument.indicators), vt_symbol=bar.vt_symbol))
-            cycle.latest_signals[product] = {"signal": signal.value, "bar_time": bar.datetime.isoformat(),
-                                             "trades": "futures"}
+            cycle.latest_signals[product] = {"signal": signal.value, "bar_time": bar.datetime.isoformat()}
         working = self._working(cycle)
         decision = self.service.on_window_bar(
             product, signal, self.holdings(cycle, product), self.active(cycle, product), cycle.last_prices,

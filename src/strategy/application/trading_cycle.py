@@ -10,6 +10,9 @@ Inputs, each one step (``on_bars``, ``on_quote``, ``on_order``, ``on_trade``,
         -> AdvancedOrderScheduler / SmartOrderExecutor -> ITradeExecutionGateway
     every minute while trading -> each product's delta in futures lots -> the hedging engine
 
+With ``trade_instrument: futures`` (``futures_side``, set by ``bootstrap``) the window bars' signals
+and the minutes go to ``application.futures_side`` instead: the dominant future is traded, no hedging.
+
 A refused decision becomes a ``DecisionRefusedEvent`` with its reason. At the
 end of each step the events every aggregate and service recorded are published
 on the message bus (log, counters, monitor, notifications). Commands the
