@@ -151,3 +151,19 @@ def test_the_capital_share_scales_the_lots(config):
     minute(whole, START)
     minute(half, START)
     assert gateway_whole.sent[0].volume == gateway_half.sent[0].volume > 0
+
+
+def test_a_roll_waiting_for_a_price_is_refused_once_a_day(config):
+    cycle, gateway, published = futures_cycle(config, SignalType.SELL_PUT)
+    at = START
+    minute(cycle, at)
+    gateway.fill(gateway.last_id(), price=3900.0)
+    cycle.instruments.set_active_contract("IF", NEXT, at)
+    del cycle.last_prices[FUTURE]  # the old month's price is gone (a restart, say)
+    sent = len(gateway.sent)
+    for step in range(1, 4):
+        cycle.on_bars({NEXT: BarPrint(3915.0, 60.0, 20_000.0)}, [], at + timedelta(minutes=step),
+                      at + timedelta(minutes=step + 1), trading=True, recording=True)
+    assert len(gateway.sent) == sent
+    refused = [e for e in published if isinstance(e, DecisionRefusedEvent) and "roll to" in e.reason]
+    assert len(refused) == 1 and refused[0].vt_symbol == FUTURE

@@ -130,6 +130,13 @@ def test_stop_and_target_close_at_fractions_of_the_entry_price(mark, reason):
     assert close.offset is Offset.CLOSE and decision.events[0].reason is reason
 
 
+def test_a_position_adopted_without_a_price_is_not_judged_by_stop_or_target():
+    adopted = FuturesHolding(FRONT, Direction.LONG, 2, 0.0, FRONT_EXPIRY)
+    decision = service(stop_loss_ratio=0.02).on_window_bar("IF", None, [adopted], active(), {FRONT: 3000.0}, PARAMS,
+                                                           account(), working=False, now=NOW)
+    assert decision.orders == ()
+
+
 def test_without_stop_and_target_a_position_is_held_until_the_signal_turns():
     decision = service().on_window_bar("IF", None, [holding(Direction.SHORT)], active(), {FRONT: 3000.0}, PARAMS,
                                        account(), working=False, now=NOW)

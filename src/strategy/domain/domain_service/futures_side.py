@@ -45,7 +45,12 @@ from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.market import Direction, Offset
 from src.strategy.domain.value_object.order_instruction import OrderInstruction, align_price
 from src.strategy.domain.value_object.signal_type import CloseReason, SignalType
-from src.strategy.domain.value_object.validation import require_int, require_positive, require_text
+from src.strategy.domain.value_object.validation import (
+    require_int,
+    require_non_negative,
+    require_positive,
+    require_text,
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class FuturesHolding:
         owner = f"FuturesHolding({self.vt_symbol!r})"
         require_text(owner, "vt_symbol", self.vt_symbol)
         require_int(owner, "volume", self.volume, 1)
-        require_positive(owner, "avg_price", self.avg_price)
+        require_non_negative(owner, "avg_price", self.avg_price)  # 0: adopted from the broker without a price
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,7 @@ class FuturesSideService:
     def _close_reason(self, holding: FuturesHolding, mark: float | None, signal: SignalType | None,
                       today: date) -> CloseReason | None:
         s = self.settings
-        if mark is not None and mark > 0:
+        if mark is not None and mark > 0 and holding.avg_price > 0:
             change = (mark - holding.avg_price) / holding.avg_price * holding.direction.sign
             if s.stop_loss_ratio is not None and change <= -s.stop_loss_ratio:
                 return CloseReason.STOP_LOSS
