@@ -16,7 +16,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -28,18 +27,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from src.core.cli import OneLineArgumentParser, iso_date, positive_number  # noqa: E402
 IF_MULTIPLIER = 300
 HISTORY = ROOT.parent / "shared" / "data" / "cn_index_futures_bars" / "CFFEX.IF.HOT_m5_2014_2019.csv.gz"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--start", default="2015-01-05")
-    parser.add_argument("--end", default="2019-10-31")
+    parser = OneLineArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--start", type=iso_date, default=iso_date("2015-01-05"))
+    parser.add_argument("--end", type=iso_date, default=iso_date("2019-10-31"))
     parser.add_argument("--database", type=Path, default=ROOT / "data" / "real_history.db")
     parser.add_argument("--file", type=Path, default=HISTORY)
     parser.add_argument("--output-dir", type=Path, default=None)
-    parser.add_argument("--capital", type=float, default=5_000_000.0)
+    parser.add_argument("--capital", type=positive_number, default=5_000_000.0)
     args = parser.parse_args()
     env = dict(os.environ, VNPY_DATABASE_DRIVER="sqlite", VNPY_DATABASE_DATABASE=str(args.database.resolve()))
 
@@ -57,7 +59,7 @@ def main() -> int:
 
     command = [sys.executable, "-m", "src.backtesting.cli", "--override-config",
                "config/examples/real_history_if_5m.yaml", "--trading-target",
-               "config/examples/trading_target_if.yaml", "--futures-only", "--start", args.start, "--end", args.end,
+               "config/examples/trading_target_if.yaml", "--futures-only", "--start", f"{args.start}", "--end", f"{args.end}",
                "--capital", f"{args.capital:g}", "--no-progress"]
     if args.output_dir is not None:
         command += ["--output-dir", str(args.output_dir)]
