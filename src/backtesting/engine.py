@@ -131,7 +131,7 @@ class OptionBacktestingEngine(BacktestingEngine):
         for dt in minutes:
             if not self._replay(dt):
                 return
-        self.output("replay finished")
+        self.output(f"replay finished: {self.replayed_bars} bars read")
 
     def _replay(self, dt: datetime) -> bool:
         try:

@@ -118,7 +118,7 @@ class BacktestRunner:
 
         registry = ContractRegistry()
         self.factory.register(registry, [vt.rsplit(".", 1)[0] for vt in futures])
-        if self.futures_only:
+        if self.futures_only or self.strategy_definition().setting.trade_instrument == "futures":
             return registry
         discovered = OptionDiscoveryService(self.database, self.resolver).discover(futures)
         start = datetime.combine(self.backtest.start, time.min)

@@ -1,4 +1,5 @@
-"""The default strategy's futures side on a quarter of the real IF 5-minute history, through the normal CLI."""
+"""The default strategy's signals traded in the IF future on a quarter of the real IF 5-minute history, through the
+normal CLI (config/examples/real_history_if_5m.yaml: trade_instrument futures)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ IF_HOT_5M = "cn_index_futures_bars/CFFEX.IF.HOT_m5_2014_2019.csv.gz"
 
 
 @pytest.mark.slow
-def test_signals_and_rolls_run_and_every_opening_is_refused_without_options(shared_data, tmp_path):
+def test_signals_trade_the_dominant_future_and_positions_roll_with_it(shared_data, tmp_path):
     database = tmp_path / "bars.db"
     imported = run_command(["-m", "src.main.data", "import-bars", "--file", str(shared_data / IF_HOT_5M),
                             "--symbol", "IF", "--exchange", "CFFEX", "--layout",
@@ -21,17 +22,20 @@ def test_signals_and_rolls_run_and_every_opening_is_refused_without_options(shar
     out = tmp_path / "report"
     result = run_command(["-m", "src.backtesting.cli", "--override-config", "config/examples/real_history_if_5m.yaml",
                           "--trading-target", "config/examples/trading_target_if.yaml", "--futures-only",
-                          "--start", "2015-01-05", "--end", "2015-03-31", "--output-dir", str(out), "--no-progress"],
-                         database=database)
+                          "--start", "2015-01-05", "--end", "2015-03-31", "--capital", "5000000",
+                          "--output-dir", str(out), "--no-progress"], database=database)
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert summary["contracts"] == 4 and summary["trade_count"] == 0
-    assert summary["signal_count"] > 10 and summary["refusal_count"] == summary["signal_count"]
+    assert summary["contracts"] == 4 and summary["trade_count"] > 10
+    assert summary["future_trade_count"] == summary["trade_count"] and summary["option_trade_count"] == 0
+    assert summary["settled_positions"] == 0 and summary["hedge_trade_count"] == 0
+    assert summary["close_today_fees"] > 0 and summary["strategy_fees"] == summary["fee_schedule_total"]
     log = (out / "backtest.log").read_text(encoding="utf-8")
-    assert "no put options in the chain" in log or "no call options in the chain" in log
+    assert "option_selection" not in log
     rolls = [line.rsplit("vt_symbol=", 1)[1].strip() for line in log.splitlines()
              if "StrategyEntry ActiveContractChangedEvent" in line]
     assert rolls == ["IF1501.CFFEX", "IF1502.CFFEX", "IF1503.CFFEX", "IF1504.CFFEX"]
+    assert "StrategyEntry FuturesRolledEvent" in log
 
 
 def test_without_futures_only_a_market_without_options_is_still_refused(shared_data, tmp_path):

@@ -28,6 +28,19 @@ class StrategySetting:
     strike_level: int = field(metadata=bounded(ge=1))
     bar_window: int = field(metadata=bounded(ge=1))
     bar_interval: Literal["MINUTE", "HOUR"]
+    # What the signals trade: "options" (sell puts/calls, the default) or "futures" (long/short the
+    # product's dominant future; src/strategy/domain/domain_service/futures_side.py). The two ratios are
+    # the futures side's stop and target, fractions of the entry price (off when null).
+    trade_instrument: Literal["options", "futures"] = "options"
+    futures_stop_loss_ratio: float | None = field(default=None, metadata=bounded(gt=0.0, lt=1.0))
+    futures_profit_target_ratio: float | None = field(default=None, metadata=bounded(gt=0.0, lt=1.0))
+
+    def __post_init__(self) -> None:
+        if self.trade_instrument != "futures":
+            for name in ("futures_stop_loss_ratio", "futures_profit_target_ratio"):
+                if getattr(self, name) is not None:
+                    raise InvalidField(name, f"applies only with trade_instrument: futures (it is "
+                                             f"{self.trade_instrument!r})")
 
 
 # The strategy classes the framework ships; src.strategy.strategy_entry.STRATEGY_CLASSES maps each to its class
@@ -249,3 +262,9 @@ class StrategyConfig:
             if names.index(name) != index:
                 raise InvalidField(f"strategies[{index}].strategy_name",
                                    f"strategy_name {name!r} is already used by strategies[{names.index(name)}]")
+        hedging = self.hedging.delta_hedging.enabled or self.hedging.gamma_scalping.enabled
+        for index, strategy in enumerate(self.strategies):
+            if strategy.setting.trade_instrument == "futures" and hedging:
+                raise InvalidField(f"strategies[{index}].setting.trade_instrument",
+                                   "futures trades the signals in the future itself, with hedging off: set "
+                                   "hedging.delta_hedging.enabled and hedging.gamma_scalping.enabled to false")

@@ -25,6 +25,7 @@ from src.core.config.schema import StrategyConfig, StrategyDefinition, StrategyS
 from src.core.config.typed_builder import OriginMap, build
 from src.core.contract.contract_registry import ContractFactory, ContractInfo
 from src.core.contract.expiry_calculator import ExpiryCalculator
+from src.strategy.application.futures_side import FuturesSide
 from src.strategy.application.handlers import EventLogHandler, MonitorEventHandler, StrategyCounters
 from src.strategy.application.message_bus import MessageBus
 from src.strategy.application.trading_cycle import CyclePorts, CycleServices, TradingCycle
@@ -35,6 +36,7 @@ from src.strategy.domain.domain_service.advanced_order_scheduler import Advanced
 from src.strategy.domain.domain_service.base_future_selector import BaseFutureSelector
 from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
 from src.strategy.domain.domain_service.gamma_scalping_engine import GammaScalpingEngine
+from src.strategy.domain.domain_service.futures_side import FuturesSideService, FuturesSideSettings
 from src.strategy.domain.domain_service.greeks_calculator import GreeksCalculator
 from src.strategy.domain.domain_service.indicator_service import IndicatorService, IndicatorSettings
 from src.strategy.domain.domain_service.option_greeks_service import OptionGreeksService
@@ -187,6 +189,10 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
     cycle = TradingCycle(strategy_name, contracts.options, contracts.params, services, ports, bus=bus,
                          counters=StrategyCounters(), prices_from_bars=prices_from_bars,
                          fees=config.fees.to_domain(), capital_share=config.account.capital_share)
+    if setting.trade_instrument == "futures":
+        cycle.futures_side = FuturesSide(FuturesSideService(FuturesSideSettings(
+            position_ratio=setting.position_ratio, stop_loss_ratio=setting.futures_stop_loss_ratio,
+            profit_target_ratio=setting.futures_profit_target_ratio), services.sizing_service))
     bus.subscribe_all(EventLogHandler(strategy_name, ports.events))
     return cycle
 

@@ -10,6 +10,9 @@ Inputs, each one step (``on_bars``, ``on_quote``, ``on_order``, ``on_trade``,
         -> AdvancedOrderScheduler / SmartOrderExecutor -> ITradeExecutionGateway
     every minute while trading -> each product's delta in futures lots -> the hedging engine
 
+With ``trade_instrument: futures`` (``futures_side``, set by ``bootstrap``) the window bars' signals
+and the minutes go to ``application.futures_side`` instead: the dominant future is traded, no hedging.
+
 A refused decision becomes a ``DecisionRefusedEvent`` with its reason. At the
 end of each step the events every aggregate and service recorded are published
 on the message bus (log, counters, monitor, notifications). Commands the
@@ -179,6 +182,8 @@ class TradingCycle:
         self.largest_margin = 0.0
         self._margin_call = False
         self.previous_closes: dict[str, float] = {}  # the previous day's last prices: the margin basis
+        # trade_instrument: futures (bootstrap sets it): the signals trade the dominant future, no hedging.
+        self.futures_side = None
 
     # ------------------------------------------------------------ accessors
     @property
@@ -238,7 +243,10 @@ class TradingCycle:
             self._on_window_bar(window_bar, now, trading, recording)
         if trading:
             self._check_margin(now)
-            self._hedge(now)
+            if self.futures_side is not None:
+                self.futures_side.on_minute(self, now)
+            else:
+                self._hedge(now)
         self._publish()
         if self.state_saver is not None and recording:
             self.state_saver.tick()
@@ -341,6 +349,9 @@ class TradingCycle:
             recorder.record_snapshot(self.strategy_name, self.monitor_view(now), now)
 
     def _decide(self, instrument, bar: BarSnapshot, now: datetime) -> None:
+        if self.futures_side is not None:
+            self.futures_side.on_window_bar(self, instrument, bar, now)
+            return
         _portfolio, breaches = self.services.risk_aggregator.evaluate(self.position_greeks(now), now)
         self._pending.extend(breaches)
         self._check_closes(instrument, bar, now)
