@@ -92,6 +92,11 @@ class RuntimeConfig:
     gateway_connect_timeout: float = field(default=120.0, metadata=bounded(gt=0.0))
     # Run the child only on exchange trading days (night periods: on the evening before one).
     trading_days_only: bool = True
+    # A gap between two trading periods no longer than this (seconds) keeps the child running, idle
+    # (src.core.process.session_gap); a longer one stops it. 0: stop at every period's end.
+    keep_child_through_gap: float = field(default=7200.0, metadata=bounded(ge=0.0, le=86400.0))
+    # The child's working orders at the start of a kept gap: left at the exchange, or cancelled.
+    gap_working_orders: Literal["keep", "cancel"] = "keep"
 
     def __post_init__(self) -> None:
         if not self.trading_periods:
