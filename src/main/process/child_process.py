@@ -129,6 +129,7 @@ class ChildProcess:
         self._finished = threading.Event()
         self._replay_failure: str | None = None
         self._parent_pid = os.getppid() if heartbeat is not None else None
+        self._gap_follower = None  # live and paper under the daemon: follows its session gap notices
 
     # ------------------------------------------------------------------ run
     def _mode(self) -> str:
@@ -215,6 +216,12 @@ class ChildProcess:
             self._reconcile(engines.main_engine)
             strategy_engine.start_all_strategies()
             logger.info("strategies started: %s", ", ".join(s.strategy_name for s in self.strategies))
+            if self.heartbeat is not None:
+                from src.core.process.session_gap import notice_file_for
+                from src.main.process.session_gap import GapFollower
+
+                self._gap_follower = GapFollower(notice_file_for(self.heartbeat.path), engines.event_engine,
+                                                 self.strategies)
         self._wait()
         return self._exit_code_after_start()
 
@@ -341,6 +348,8 @@ class ChildProcess:
             self.stop.wait(LOOP_POLL_SECONDS)
 
     def _should_leave(self) -> bool:
+        if self._gap_follower is not None:
+            self._gap_follower.poll()
         if self.stop.is_set() or self._finished.is_set() or self.engines.log_bridge.strategy_failure:
             return True
         if self._parent_pid is not None and os.getppid() != self._parent_pid:

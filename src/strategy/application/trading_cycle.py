@@ -179,6 +179,7 @@ class TradingCycle:
         self.largest_margin = 0.0
         self._margin_call = False
         self.previous_closes: dict[str, float] = {}  # the previous day's last prices: the margin basis
+        self.idle_reason: str | None = None  # set, the cycle decides and hedges nothing (session_gap.py)
 
     # ------------------------------------------------------------ accessors
     @property
@@ -210,6 +211,7 @@ class TradingCycle:
         """One minute of 1-minute bars (``bar_time``: the latest bar's start) and the window bars
         they completed. ``trading``: orders may be sent; ``recording``: warm-up is over, so
         monitor snapshots and autosave run."""
+        trading = trading and self.idle_reason is None
         contracts = self.services.contracts
         new_day = contracts.start_day_if_new(bar_time)
         if new_day:
@@ -313,6 +315,14 @@ class TradingCycle:
             saves = getattr(self.state_saver, "saves", 0)
         self._publish()
         return saves
+
+    def cancel_working(self, now: datetime, reason: str) -> int:
+        """Cancels every working order (advanced orders first) without stopping; returns the executions."""
+        self.scheduler.cancel_all(now, reason)
+        cancelled = self.executor.cancel_all(now, reason)
+        self._register_sent()
+        self._publish()
+        return cancelled
 
     def reconcile(self, snapshots: Sequence[PositionSnapshot], at: datetime) -> list[str]:
         """Compares what the broker reports with the book; differences raise manual events.
