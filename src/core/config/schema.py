@@ -233,6 +233,21 @@ class FeesConfig:
 
 
 @dataclass(frozen=True)
+class WarmupConfig:
+    """``warmup:``: where a live warm-up takes the 1-minute bars of the futures the recorder did not write
+    (``src/strategy/infrastructure/persistence/warmup_history.py``), in order; the database comes first."""
+
+    fallback: tuple[Literal["gateway", "datafeed"], ...] = ("gateway", "datafeed")
+    datafeed: Literal["", "tushare", "akshare"] = ""  # "": vnpy's datafeed.name setting
+    min_gap_minutes: int = field(default=5, metadata=bounded(ge=1, le=1440))
+
+    def __post_init__(self) -> None:
+        for index, name in enumerate(self.fallback):
+            if self.fallback.index(name) != index:
+                raise InvalidField(f"fallback[{index}]", f"{name!r} is listed twice")
+
+
+@dataclass(frozen=True)
 class StrategyConfig:
     """Everything ``config/strategy_config.yaml`` (merged with an override) says."""
 
@@ -245,6 +260,7 @@ class StrategyConfig:
     put_call_filter: PutCallFilterConfig = field(default_factory=PutCallFilterConfig)
     fees: FeesConfig = field(default_factory=FeesConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
+    warmup: WarmupConfig = field(default_factory=WarmupConfig)
 
     def __post_init__(self) -> None:
         if not self.strategies:
