@@ -220,12 +220,12 @@ class ChildProcess:
             self._reconcile(engines.main_engine)
             strategy_engine.start_all_strategies()
             logger.info("strategies started: %s", ", ".join(s.strategy_name for s in self.strategies))
-            if self.heartbeat is not None:
-                from src.core.process.session_gap import notice_file_for
-                from src.main.process.session_gap import GapFollower
+        if self.heartbeat is not None:  # under the daemon: follow its session gap notices
+            from src.core.process.session_gap import notice_file_for
+            from src.main.process.session_gap import GapFollower
 
-                self._gap_follower = GapFollower(notice_file_for(self.heartbeat.path), engines.event_engine,
-                                                 self.strategies)
+            self._gap_follower = GapFollower(notice_file_for(self.heartbeat.path), engines.event_engine,
+                                             self.strategies)
         self._wait()
         return self._exit_code_after_start()
 

@@ -8,43 +8,18 @@ test miss the moment it is about; every wait ends when what it waits for happens
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import datetime, time as clock_time, timedelta
+from datetime import datetime, time as clock_time
 
 from src.core.config.schema import TradingPeriod
 from src.core.process.supervision import TradingWindow
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
+from tests.e2e.daemon_support import SteppedClock
 from tests.integration.process.test_parent_process import WAIT_CEILING, Harness, daemon_lines, runtime
 
 MONDAY = datetime(2026, 1, 12, tzinfo=EXCHANGE_TIMEZONE)
 MORNING = TradingPeriod(clock_time(9, 30), clock_time(11, 30))
 TEN_MINUTES_LATER = TradingPeriod(clock_time(11, 40), clock_time(15, 0))
-
-
-class SteppedClock:
-    """Exchange time that moves only when the test says (``jump_to``); ``wait`` sleeps a few real
-    milliseconds at most, so the daemon polls briskly and sees each jump at once."""
-
-    def __init__(self, start: datetime) -> None:
-        self._start = start
-        self._elapsed = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._start + timedelta(seconds=self._elapsed)
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._elapsed
-
-    def wait(self, event: threading.Event, seconds: float) -> bool:
-        return event.wait(min(max(seconds, 0.0), 0.01))
-
-    def jump_to(self, moment: datetime) -> None:
-        with self._lock:
-            self._elapsed = max(self._elapsed, (moment - self._start).total_seconds())
 
 
 def start_harness(tmp_path, keep_child_through_gap: float, gap_working_orders: str = "keep"):
