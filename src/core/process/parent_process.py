@@ -189,8 +189,13 @@ class ParentProcess:
         gap = gap_around(self.window, self.clock.now())
         limit = self.runtime.keep_child_through_gap
         if gap is None or not keeps_child(gap, limit):
-            why = (f"the gap {gap.describe()} is longer than runtime.keep_child_through_gap "
-                   f"({duration_text(limit)})" if gap is not None else "no period opens within two weeks")
+            if gap is None:
+                why = "no period opens within two weeks"
+            elif limit <= 0:
+                why = f"the gap {gap.describe()}; runtime.keep_child_through_gap is 0"
+            else:
+                why = (f"the gap {gap.describe()} is longer than runtime.keep_child_through_gap "
+                       f"({duration_text(limit)})")
             self._stop_child(f"outside the trading periods ({why})")
             return False
         self._gap = gap
