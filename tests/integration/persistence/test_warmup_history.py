@@ -10,6 +10,8 @@ import time
 from datetime import date, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from vnpy.event import EventEngine
 from vnpy.trader.constant import Exchange, Interval, Product
 from vnpy.trader.engine import MainEngine
@@ -181,3 +183,71 @@ def test_the_gateway_comes_first_and_the_datafeed_fills_what_it_lacks(database, 
     assert dict(warmup.last_report.bars_by_source) == {"database": 357, "gateway": 60, "datafeed tushare": 60}
     assert len(gateway.requests) == 2 and len(tushare_server.requests) == 1
     assert len(slices) == 477 and warmup.last_report.still_missing == 0
+
+
+# ------------------------------------------------------------------------------------ invariants
+def session_minutes() -> list[datetime]:
+    """IF's trading minutes of 2021-01-04/05 (09:30-11:30, 13:00-15:00), as bars are stamped."""
+    moments = []
+    for day in (4, 5):
+        for start, count in (((9, 30), 120), ((13, 0), 120)):
+            first = datetime(2021, 1, day, *start, tzinfo=EXCHANGE_TIMEZONE)
+            moments.extend(first + timedelta(minutes=k) for k in range(count))
+    return moments
+
+
+def synthetic_bar(moment: datetime, close: float) -> BarData:
+    return BarData(gateway_name="T", symbol="IF2101", exchange=Exchange.CFFEX, datetime=moment,
+                   interval=Interval.MINUTE, open_price=close, high_price=close, low_price=close,
+                   close_price=close, volume=1.0)
+
+
+class EverythingSource:
+    """A source of ours that has every minute, at a price no database bar has (so a replacement would show)."""
+
+    name = "everything"
+
+    def query(self, symbol, exchange, start, end):
+        return [synthetic_bar(m, 9000.0 + k) for k, m in enumerate(session_minutes()) if start <= m < end]
+
+
+@pytest.fixture(scope="module")
+def scratch_database(tmp_path_factory):
+    return create_database(DatabaseSettings(driver="sqlite", database=str(tmp_path_factory.mktemp("w") / "b.db"),
+                                            host="", port=3306, user="", password=Secret("")))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(holes=st.lists(st.tuples(st.integers(0, 479), st.integers(1, 90)), max_size=6),
+       min_gap=st.integers(1, 15))
+def test_only_runs_of_min_gap_minutes_are_filled_and_no_database_bar_is_replaced(scratch_database, holes, min_gap):
+    everything = session_minutes()
+    missing = set()
+    for first, length in holes:
+        missing.update(everything[first:first + length])
+    scratch_database.delete_bar_data("IF2101", Exchange.CFFEX, Interval.MINUTE)
+    scratch_database.save_bar_data([synthetic_bar(m, 4000.0 + k) for k, m in enumerate(everything)
+                                    if m not in missing])
+    warmup = WarmupHistory(scratch_database, [EverythingSource()], TradingClocks(calendar=load_cn_calendar()),
+                           fill=lambda vt: True, min_gap_minutes=min_gap)
+    got = closes(warmup.load_bar_slices([VT_SYMBOL], END, days=2))
+
+    # The runs of missing minutes, consecutive in trading time (across lunch and overnight).
+    runs, current = [], []
+    for moment in everything:
+        if moment in missing:
+            current.append(moment)
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    filled = {m for run in runs if len(run) >= min_gap for m in run}
+    assert set(got) == (set(everything) - missing) | filled
+    for k, moment in enumerate(everything):
+        if moment in got:
+            assert got[moment] == (9000.0 + k if moment in missing else 4000.0 + k)
+    report = warmup.last_report
+    assert report.bars_by_source["database"] == len(everything) - len(missing)
+    assert report.bars_by_source["everything"] == len(filled)
+    assert report.still_missing == 0 and len(report.gaps) == sum(1 for run in runs if len(run) >= min_gap)
