@@ -6,8 +6,9 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,28 @@ def line_time(line: str) -> datetime:
 def lines_matching(text: str, pattern: str) -> list[str]:
     regex = re.compile(pattern)
     return [line for line in text.splitlines() if regex.search(line)]
+
+
+class SteppedClock:
+    """Exchange time that moves only when the test says (``jump_to``); ``wait`` sleeps a few real
+    milliseconds at most, so the daemon polls briskly and sees each jump at once."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start = start
+        self._elapsed = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._start + timedelta(seconds=self._elapsed)
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._elapsed
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(min(max(seconds, 0.0), 0.01))
+
+    def jump_to(self, moment: datetime) -> None:
+        with self._lock:
+            self._elapsed = max(self._elapsed, (moment - self._start).total_seconds())

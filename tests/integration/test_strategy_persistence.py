@@ -126,3 +126,25 @@ def test_live_warmup_replays_history_up_to_the_given_end(runner):
         assert instrument.latest_bar is not None
         assert instrument.latest_bar.datetime <= datetime(2026, 1, 9, 15, 0, tzinfo=CHINA)
         assert instrument.indicators.get("macd_hist") is not None
+
+
+def test_live_warmup_through_the_gap_filling_history_warms_the_same_way(runner):
+    from src.strategy.domain.domain_service.trading_clock import TradingClocks
+    from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
+    from src.strategy.infrastructure.persistence.warmup_history import WarmupHistory
+    from vnpy_portfoliostrategy.base import EngineType
+
+    engine = runner.prepare_engine()
+    strategy = engine.strategy
+    engine.engine_type = EngineType.LIVE
+    history = WarmupHistory(runner.database, [], TradingClocks(calendar=load_cn_calendar()),
+                            fill=lambda vt_symbol: "-" not in vt_symbol)
+    strategy.configure(StrategyRuntime(runner.strategy_config, history=history,
+                                       warmup_end=datetime(2026, 1, 9, 15, 0, tzinfo=CHINA)))
+    strategy.on_init()
+    assert not strategy.trading and strategy.order_count == 0
+    assert history.last_report.bars_by_source["database"] > 0
+    for product in ("IF", "IM"):
+        instrument = strategy.cycle.instruments.get(product)
+        assert instrument.latest_bar.datetime <= datetime(2026, 1, 9, 15, 0, tzinfo=CHINA)
+        assert instrument.indicators.get("macd_hist") is not None

@@ -105,6 +105,11 @@ class RuntimeConfig:
     gateway_connect_timeout: float = field(default=120.0, metadata=bounded(gt=0.0))
     # Run the child only on exchange trading days (night periods: on the evening before one).
     trading_days_only: bool = True
+    # A gap between two trading periods no longer than this (seconds) keeps the child running, idle
+    # (src.core.process.session_gap); a longer one stops it. 0: stop at every period's end.
+    keep_child_through_gap: float = field(default=7200.0, metadata=bounded(ge=0.0, le=86400.0))
+    # The child's working orders at the start of a kept gap: left at the exchange, or cancelled.
+    gap_working_orders: Literal["keep", "cancel"] = "keep"
 
     def __post_init__(self) -> None:
         if not self.trading_periods:
@@ -241,6 +246,21 @@ class FeesConfig:
 
 
 @dataclass(frozen=True)
+class WarmupConfig:
+    """``warmup:``: where a live warm-up takes the 1-minute bars of the futures the recorder did not write
+    (``src/strategy/infrastructure/persistence/warmup_history.py``), in order; the database comes first."""
+
+    fallback: tuple[Literal["gateway", "datafeed"], ...] = ("gateway", "datafeed")
+    datafeed: Literal["", "tushare", "akshare"] = ""  # "": vnpy's datafeed.name setting
+    min_gap_minutes: int = field(default=5, metadata=bounded(ge=1, le=1440))
+
+    def __post_init__(self) -> None:
+        for index, name in enumerate(self.fallback):
+            if self.fallback.index(name) != index:
+                raise InvalidField(f"fallback[{index}]", f"{name!r} is listed twice")
+
+
+@dataclass(frozen=True)
 class StrategyConfig:
     """Everything ``config/strategy_config.yaml`` (merged with an override) says."""
 
@@ -253,6 +273,7 @@ class StrategyConfig:
     put_call_filter: PutCallFilterConfig = field(default_factory=PutCallFilterConfig)
     fees: FeesConfig = field(default_factory=FeesConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
+    warmup: WarmupConfig = field(default_factory=WarmupConfig)
 
     def __post_init__(self) -> None:
         if not self.strategies:

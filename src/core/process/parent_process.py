@@ -13,6 +13,10 @@ What the daemon does, every poll (a fraction of the heartbeat interval):
 - outside ``runtime.trading_periods`` (see ``TradingWindow``) no child runs: a
   running child is asked to stop (SIGTERM, then SIGKILL after
   ``runtime.stop_timeout``) and the next start waits for the next period;
+  except in a gap between two periods no longer than
+  ``runtime.keep_child_through_gap`` (the lunch break): the running child is
+  kept, idle, and told so through its gap notice file (see
+  ``src.core.process.session_gap``), still supervised as in a period;
 - inside them a child runs: a child that exits abnormally is restarted after
   the ``RestartBackoff`` delay; after ``runtime.max_restart_count`` restarts the
   daemon gives up with exit code 1; a child silent for
@@ -42,6 +46,16 @@ from pathlib import Path
 from src.core.config.schema import RuntimeConfig
 from src.core.process.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USER_INPUT
 from src.core.process.heartbeat import HeartbeatMonitor
+from src.core.process.session_gap import (
+    TRADING,
+    GapNotice,
+    SessionGap,
+    duration_text,
+    gap_around,
+    keeps_child,
+    notice_file_for,
+    write_notice,
+)
 from src.core.process.supervision import RestartBackoff, TradingWindow
 from src.core.clock import Clock, SystemClock
 from src.core.signals import signal_name
@@ -93,6 +107,9 @@ class ParentProcess:
         self._restart_at: float | None = None
         self._waiting_logged = False
         self._notify_callback = notify
+        self.gap_notice_file = notice_file_for(self.heartbeat_file)
+        self._gap: SessionGap | None = None  # the gap the running child is being kept through
+        self.gaps_kept = 0
 
     # ------------------------------------------------------------------ API
     def request_stop(self) -> None:
@@ -129,8 +146,10 @@ class ParentProcess:
                         return result
                     continue
                 if not is_open:
-                    self._stop_child("outside the trading periods")
-                    continue
+                    if not self._keep_through_gap(child):
+                        continue
+                elif self._gap is not None:
+                    self._end_gap(child)
                 silence = self.heartbeat.poll(now)
                 if silence > self.runtime.heartbeat_timeout:
                     logger.error("%s: child pid %d is hung: no heartbeat for %.1f s (heartbeat_timeout %.3g s); "
@@ -161,6 +180,47 @@ class ParentProcess:
             self._restart_at = None
             self._start_child()
 
+    # ------------------------------------------------------------------ gaps
+    def _keep_through_gap(self, child: _Child) -> bool:
+        """Outside the periods with a child running: True when it is kept through this gap (said once, at
+        the gap's start), False when it was stopped (the gap is too long)."""
+        if self._gap is not None:
+            return True
+        gap = gap_around(self.window, self.clock.now())
+        limit = self.runtime.keep_child_through_gap
+        if gap is None or not keeps_child(gap, limit):
+            if gap is None:
+                why = "no period opens within two weeks"
+            elif limit <= 0:
+                why = f"the gap {gap.describe()}; runtime.keep_child_through_gap is 0"
+            else:
+                why = (f"the gap {gap.describe()} is longer than runtime.keep_child_through_gap "
+                       f"({duration_text(limit)})")
+            self._stop_child(f"outside the trading periods ({why})")
+            return False
+        self._gap = gap
+        self.gaps_kept += 1
+        orders = self.runtime.gap_working_orders
+        self._write_gap_notice(GapNotice(gap, orders))
+        logger.info("%s: trading period ended at %s; gap %s is within runtime.keep_child_through_gap (%s): "
+                    "keeping child pid %d running (no restart), its strategies idle, working orders %s",
+                    self.name, f"{gap.start:%H:%M}", gap.describe(), duration_text(limit), child.pid,
+                    "kept at the exchange" if orders == "keep" else "cancelled by the child")
+        return True
+
+    def _end_gap(self, child: _Child) -> None:
+        gap, self._gap = self._gap, None
+        self._write_gap_notice(TRADING)
+        logger.info("%s: gap %s over: child pid %d kept running through it (running %.0f s, no new login or "
+                    "warm-up); its strategies trade again", self.name, gap.describe(), child.pid,
+                    self.clock.monotonic() - child.started_at)
+
+    def _write_gap_notice(self, notice: GapNotice) -> None:
+        try:
+            write_notice(self.gap_notice_file, notice)
+        except OSError as error:
+            logger.error("%s: cannot write the gap notice %s: %s", self.name, self.gap_notice_file, error)
+
     def _sleep(self, seconds: float) -> None:
         self.clock.wait(self.stop_event, max(seconds, 0.0))
 
@@ -168,6 +228,8 @@ class ParentProcess:
     def _start_child(self) -> None:
         self.children_started += 1
         self.heartbeat_file.unlink(missing_ok=True)
+        self.gap_notice_file.unlink(missing_ok=True)
+        self._gap = None
         options: dict = {}
         if IS_WINDOWS:
             # Its own process group, so CTRL_BREAK_EVENT reaches the child alone.
@@ -192,6 +254,7 @@ class ParentProcess:
     def _on_exit(self, child: _Child, code: int, now: float) -> int | None:
         """Handle a child's exit; returns the daemon's exit code when the daemon should exit."""
         self._child = None
+        self._gap = None
         uptime = now - child.started_at
         what = _describe_exit(code)
         if code == 0 and not child.hung:
@@ -239,6 +302,7 @@ class ParentProcess:
         self._terminate(child)
         code = child.process.wait()
         self._child = None
+        self._gap = None
         logger.info("%s: child pid %d stopped (%s) after %.1f s", self.name, child.pid, _describe_exit(code),
                     self.clock.monotonic() - child.started_at)
 

@@ -93,6 +93,19 @@ class TradingWindow:
                 return best
         return None
 
+    def previous_close(self, moment: datetime) -> datetime | None:
+        """The latest moment at or before ``moment`` a held period ended (None when none within two weeks)."""
+        local = moment.astimezone(EXCHANGE_TIMEZONE)
+        best: datetime | None = None
+        for offset in range(LOOKAHEAD_DAYS + 1):
+            day = local.date() - timedelta(days=offset)
+            for period in self.periods:
+                end_day = day + timedelta(days=1) if period.crosses_midnight else day
+                end = datetime.combine(end_day, period.end, EXCHANGE_TIMEZONE)
+                if end <= local and self._held_on(period, day) and (best is None or end > best):
+                    best = end
+        return best
+
     def _held_on(self, period: TradingPeriod, start_day: date) -> bool:
         if self.calendar is None:
             return True

@@ -78,7 +78,6 @@ from src.paths import DATA_DIR
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.infrastructure.calendar.holiday_loader import calendar_edge_warning, load_cn_calendar
 from src.strategy.infrastructure.gateway.vnpy_converters import to_position_snapshot
-from src.strategy.infrastructure.persistence.history_data_repository import HistoryDataRepository
 from src.strategy.domain.event.base import DomainEvent
 from src.strategy.infrastructure.notification.feishu_event_handler import FeishuEventHandler
 from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
@@ -130,6 +129,8 @@ class ChildProcess:
         self._finished = threading.Event()
         self._replay_failure: str | None = None
         self._parent_pid = os.getppid() if heartbeat is not None else None
+        self._gap_follower = None  # live and paper under the daemon: follows its session gap notices
+        self._history = None  # live and paper: the warm-up's bars (database, then gateway or datafeed)
 
     # ------------------------------------------------------------------ run
     def _mode(self) -> str:
@@ -198,6 +199,10 @@ class ChildProcess:
             engines.event_engine.wait_until_idle(self.stop)  # every contract the gateways sent is in the OMS
             universe = builder.from_contracts(engines.main_engine.get_all_contracts(),
                                               datetime.now(EXCHANGE_TIMEZONE).date())
+            from src.main.process.warmup_sources import warmup_history
+
+            self._history = warmup_history(self.config.warmup, database, engines.main_engine,
+                                           [future.vt_symbol for future in universe.futures], calendar)
         logger.info("universe: %s", universe.describe())
         if self.stop.is_set():
             return EXIT_OK
@@ -216,6 +221,12 @@ class ChildProcess:
             self._reconcile(engines.main_engine)
             strategy_engine.start_all_strategies()
             logger.info("strategies started: %s", ", ".join(s.strategy_name for s in self.strategies))
+        if self.heartbeat is not None:  # under the daemon: follow its session gap notices
+            from src.core.process.session_gap import notice_file_for
+            from src.main.process.session_gap import GapFollower
+
+            self._gap_follower = GapFollower(notice_file_for(self.heartbeat.path), engines.event_engine,
+                                             self.strategies)
         self._wait()
         return self._exit_code_after_start()
 
@@ -288,8 +299,9 @@ class ChildProcess:
         repository = ScopedStateRepository(database_factory.create_state_repository(settings), mode)
         monitor = ScopedMonitor(database_factory.create_strategy_monitor(settings), mode)
         self._closeables.extend([monitor, repository])
-        # Live: warm up on the database's last trading days. A replay streams its warm-up days instead.
-        history = HistoryDataRepository(self._database) if mode != REPLAY else None
+        # Live: warm up on the database's last trading days, the recorder's gaps filled from the gateway or a
+        # datafeed (warmup_sources.py). A replay streams its warm-up days instead.
+        history = self._history if mode != REPLAY else None
         strategy.configure(StrategyRuntime(self.config, state_repository=repository, monitor=monitor,
                                            autosave_interval_seconds=AUTOSAVE_INTERVAL_SECONDS, history=history,
                                            event_handlers=self._notification_handlers(strategy.strategy_name,
@@ -343,6 +355,8 @@ class ChildProcess:
             self.stop.wait(LOOP_POLL_SECONDS)
 
     def _should_leave(self) -> bool:
+        if self._gap_follower is not None:
+            self._gap_follower.poll()
         if self.stop.is_set() or self._finished.is_set() or self.engines.log_bridge.strategy_failure:
             return True
         if self._parent_pid is not None and os.getppid() != self._parent_pid:

@@ -184,6 +184,7 @@ class TradingCycle:
         self.previous_closes: dict[str, float] = {}  # the previous day's last prices: the margin basis
         # trade_instrument: futures (bootstrap sets it): the signals trade the dominant future, no hedging.
         self.futures_side = None
+        self.idle_reason: str | None = None  # set, the cycle decides and hedges nothing (session_gap.py)
 
     # ------------------------------------------------------------ accessors
     @property
@@ -215,6 +216,7 @@ class TradingCycle:
         """One minute of 1-minute bars (``bar_time``: the latest bar's start) and the window bars
         they completed. ``trading``: orders may be sent; ``recording``: warm-up is over, so
         monitor snapshots and autosave run."""
+        trading = trading and self.idle_reason is None
         contracts = self.services.contracts
         new_day = contracts.start_day_if_new(bar_time)
         if new_day:
@@ -321,6 +323,14 @@ class TradingCycle:
             saves = getattr(self.state_saver, "saves", 0)
         self._publish()
         return saves
+
+    def cancel_working(self, now: datetime, reason: str) -> int:
+        """Cancels every working order (advanced orders first) without stopping; returns the executions."""
+        self.scheduler.cancel_all(now, reason)
+        cancelled = self.executor.cancel_all(now, reason)
+        self._register_sent()
+        self._publish()
+        return cancelled
 
     def reconcile(self, snapshots: Sequence[PositionSnapshot], at: datetime) -> list[str]:
         """Compares what the broker reports with the book; differences raise manual events.

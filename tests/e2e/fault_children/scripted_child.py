@@ -11,7 +11,9 @@ of ``--script`` says what the n-th start does:
 - ``hang:S``: beat for S seconds, then stop beating without exiting (hung);
 - no entry: run until SIGTERM.
 
-On SIGTERM it appends ``sigterm <pid>`` and exits 0.
+On SIGTERM it appends ``sigterm <pid>`` and exits 0. With ``--gap-file F`` it reads the daemon's
+gap notice there every ``--interval`` (with the child's own reader) and appends each change:
+``gap <pid> <start> <end> <orders>`` or ``trading <pid>``.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import threading
 from pathlib import Path
 
 from src.core.process.heartbeat import HeartbeatWriter
+from src.core.process.session_gap import read_notice
 
 
 def main() -> int:
@@ -31,6 +34,7 @@ def main() -> int:
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--script", default="")
+    parser.add_argument("--gap-file", type=Path, default=None)
     args = parser.parse_args()
 
     events = args.state_dir / "events"
@@ -53,6 +57,8 @@ def main() -> int:
     beating.set()
     heartbeat = HeartbeatWriter(args.heartbeat_file, args.interval, probe=beating.is_set)
     heartbeat.start()
+    if args.gap_file is not None:
+        threading.Thread(target=follow_gaps, args=(args.gap_file, events, args.interval, stop), daemon=True).start()
     if step is None:
         stop.wait()
         return 0
@@ -65,6 +71,21 @@ def main() -> int:
     if stop.wait(float(what)):
         return 0
     return int(value)
+
+
+def follow_gaps(path: Path, events: Path, interval: float, stop: threading.Event) -> None:
+    seen = None
+    while not stop.wait(interval):
+        notice = read_notice(path)
+        if notice is None or notice == seen:
+            continue
+        seen = notice
+        with events.open("a") as handle:
+            if notice.in_gap:
+                handle.write(f"gap {os.getpid()} {notice.gap.start.isoformat()} {notice.gap.end.isoformat()} "
+                             f"{notice.orders}\n")
+            else:
+                handle.write(f"trading {os.getpid()}\n")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import pytest
 from src.core.config.schema import RuntimeConfig, TradingPeriod
 from src.core.process.heartbeat import read_beat
 from src.core.process.parent_process import ParentProcess
+from src.core.process.session_gap import notice_file_for
 from src.core.process.supervision import TradingWindow
 from src.core.clock import ScaledClock
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
@@ -51,7 +52,7 @@ class Harness:
         self.heartbeat = tmp_path / "heartbeat"
         command = [sys.executable, "-m", "tests.e2e.fault_children.scripted_child", "--heartbeat-file",
                    str(self.heartbeat), "--interval", str(child_interval), "--state-dir", str(self.state),
-                   "--script", script]
+                   "--script", script, "--gap-file", str(notice_file_for(self.heartbeat))]
         self.parent = ParentProcess(command, config, self.heartbeat, window, clock=clock, name="test-daemon",
                                     poll_interval=poll_interval)
         self.result: int | None = None
@@ -118,8 +119,10 @@ def test_child_runs_only_inside_trading_periods(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     clock = ScaledClock(datetime(2026, 1, 12, 9, 45, tzinfo=EXCHANGE_TIMEZONE), scale=1800)  # a Monday, 3.5 real s before 11:30
     window = TradingWindow([MORNING, AFTERNOON], load_cn_calendar())
+    # keep_child_through_gap 0: a daemon told to stop its child at every period's end (tests/integration/
+    # process/test_session_gap.py has the default, which keeps it through the lunch break).
     config = runtime(restart_delay=60.0, max_restart_delay=600.0, heartbeat_interval=600.0,
-                     heartbeat_timeout=7200.0, stop_timeout=3600.0)
+                     heartbeat_timeout=7200.0, stop_timeout=3600.0, keep_child_through_gap=0.0)
     harness = Harness(tmp_path, config, window=window, clock=clock, poll_interval=18.0).start()
 
     harness.wait_until(lambda: len(harness.starts()) == 1, WAIT_CEILING, "the morning child")
