@@ -124,6 +124,8 @@ class OrderExecutionConfig:
     timeout_seconds: float = field(metadata=bounded(gt=0.0))
     max_retries: int = field(metadata=bounded(ge=0))
     slippage_ticks: int = field(metadata=bounded(ge=0))
+    # A close that times out is sent again at the far touch, then this many ticks through it (0: no escalation).
+    close_escalation_ticks: int = field(default=5, metadata=bounded(ge=0, le=1000))
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,18 @@ class AccountConfig:
 
 
 @dataclass(frozen=True)
+class ExpiryConfig:
+    """``expiry:``: an option's last days. ``close_days_before``: the EXPIRY close rule (close when this
+    many calendar days or fewer are left); ``risk_alerts``: an ``ExpiryRiskEvent`` from the last trading
+    day before the expiry for every held option in the money or within ``pin_distance`` (a share of the
+    strike) of it."""
+
+    close_days_before: int = field(default=2, metadata=bounded(ge=0, le=365))
+    risk_alerts: bool = True
+    pin_distance: float = field(default=0.01, metadata=bounded(ge=0.0, lt=1.0))
+
+
+@dataclass(frozen=True)
 class ProductFeeEntry:
     """One product's fees: CNY per lot plus fractions of turnover (price x multiplier x lots)."""
 
@@ -240,6 +254,7 @@ class StrategyConfig:
     put_call_filter: PutCallFilterConfig = field(default_factory=PutCallFilterConfig)
     fees: FeesConfig = field(default_factory=FeesConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
+    expiry: ExpiryConfig = field(default_factory=ExpiryConfig)
 
     def __post_init__(self) -> None:
         if not self.strategies:
