@@ -150,3 +150,25 @@ def test_each_resend_of_a_close_is_more_aggressive_than_the_last(steps, n, slipp
     assert all(later > earlier for earlier, later in zip(prices, prices[1:]))
     events = [e for e in executor.pop_events() if isinstance(e, (CloseEscalatedEvent, OrderTimeoutEvent))]
     assert sum(isinstance(e, CloseEscalatedEvent) for e in events) == steps
+
+
+def test_a_remainder_resized_by_a_late_fill_keeps_the_escalated_price_without_a_new_step():
+    gateway = FakeTradeGateway(cancel_mode="async")
+    executor = SmartOrderExecutor(gateway, ExecutionSettings(30, 5, 2, 5))
+    executor.register_contract(ContractParams(FUTURE, multiplier=300, pricetick=TICK, margin_ratio=0.12))
+    gateway.listener = executor
+    executor.update_price(FUTURE, bid=3999.8, ask=4000.2)
+    executor.submit(close(volume=3), at())
+    first = gateway.last_id()
+    now = at()
+    for _ in range(2):  # two timeouts: resend 1 (far touch), resend 2 (marketable limit)
+        now = time_out(executor, gateway, 1, start=now)
+        gateway.confirm_cancels()
+        now = time_out(executor, gateway, 1, start=now)
+    assert gateway.sent[-1].price == pytest.approx(4000.2 + 9 * TICK)
+    gateway.late_fill(first, 1)  # the first attempt's cancel had raced a fill
+    executor.on_time(now)
+    gateway.confirm_cancels()
+    executor.on_time(now)
+    assert (gateway.sent[-1].volume, gateway.sent[-1].price) == (2, pytest.approx(4000.2 + 9 * TICK))
+    assert [e.step for e in escalations(executor)] == [1, 2]

@@ -10,6 +10,9 @@ Pricing
     backtests) moved ``slippage_ticks`` further in the aggressive direction,
     plus one more tick per retry, on the pricetick grid, rounded to the
     aggressive side and kept inside the day's price limits when they are known.
+    A close escalates (``close_escalation_ticks`` > 0): its first resend is
+    re-priced on the far touch as above, each later one that many more ticks
+    through it, a ``CloseEscalatedEvent`` per resend.
     The latest market comes from ``update_price``; until one is known the
     instruction's own price is the reference.
 
@@ -593,18 +596,16 @@ class SmartOrderExecutor:
             return
         if not self._can_send(execution.instruction.vt_symbol, now):
             return
-        if self._needs_retry(execution):
+        retried = self._needs_retry(execution)
+        if retried:
             execution.retries_used += 1
-            retried = True
-        else:
-            retried = False
         instruction = execution.instruction
         ticks = self._settings.slippage_ticks + execution.retries_used
-        escalating = retried and self._escalates(instruction)
-        if escalating:
-            ticks += self._settings.close_escalation_ticks * (execution.retries_used - 1)
+        escalates = self._escalates(instruction)
+        if escalates:  # a close keeps its escalation on every later send, a resized remainder's too
+            ticks += self._settings.close_escalation_ticks * max(execution.retries_used - 1, 0)
         price = self._limit_price(instruction, ticks)
-        if escalating:
+        if retried and escalates:
             self._record_escalation(execution, volume, price, ticks, now)
         child = replace(instruction, volume=volume, price=price)
         attempt = _Attempt(number=len(execution.attempts) + 1, volume=volume, price=price, sent_at=now, children=[])
