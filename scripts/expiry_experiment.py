@@ -5,7 +5,8 @@
 Runs vnpy_portfoliostrategy's BacktestingEngine over the sample market (created when
 missing, in the configured database) with a strategy whose close checks never fire, so
 whatever it sells near the 2026-01-16 expiry is held through it. Prints what the book
-holds after the expiry, the settlements (domain events and the engine's SETTLE- trades),
+holds after the expiry, the settlements (domain events and the engine's SETTLE- trades), the
+expiry risk events raised before it (in the money or pinned, from the last day before it),
 the largest margin reserved, the margin still reserved at the end for expired contracts,
 and the openings after the expiry (the strategy trades again once the book is freed).
 """
@@ -86,6 +87,11 @@ def run(database, start: date, end: date, expiry: date = EXPIRY) -> dict:
         "open_positions_at_end": cycle.open_position_count(),
         "vnpy_total_pnl": vnpy_total,
         "domain_total_pnl": domain_total,
+        "expiry_risk_events": [(e.occurred_at.strftime("%m-%d %H:%M"), e.vt_symbol, e.direction.value, e.lots,
+                                e.underlying_price, e.strike, f"{e.moneyness:+.2%}", e.days_left,
+                                "ITM" if e.in_the_money else "", "pinned" if e.pinned else "")
+                               for e in events if type(e).__name__ == "ExpiryRiskEvent"],
+        "close_escalations": sum(1 for e in events if type(e).__name__ == "CloseEscalatedEvent"),
         "refusals_after_expiry": sum(1 for e in events if type(e).__name__ == "DecisionRefusedEvent"
                                      and e.occurred_at.date() > expiry),
     }

@@ -279,4 +279,6 @@ def settlement_summary(engine: OptionBacktestingEngine) -> dict:
     return {"settled_positions": len(trades), "settled_lots": int(sum(trade.volume for trade in trades)),
             **({"fee_schedule_total": totals["schedule_fees"], "close_today_fees": totals["close_today_fees"],
                 "commission_per_option_lot": totals["option_fees"] / lots if lots else 0.0} if totals else {}),
-            **({"strategy_fees": cycle.fees.total, "largest_margin": cycle.largest_margin} if cycle is not None else {})}
+            **({"strategy_fees": cycle.fees.total, "largest_margin": cycle.largest_margin,
+                "pin_risk_count": cycle.counters.pin_risk_count,
+                "close_escalation_count": cycle.counters.close_escalation_count} if cycle is not None else {})}

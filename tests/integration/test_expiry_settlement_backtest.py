@@ -7,6 +7,7 @@ equals the domain's, the margin is released and the strategy opens again.
 """
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, time
 
 import pytest
@@ -22,6 +23,7 @@ from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample
 from src.paths import CONFIG_DIR
 from src.strategy.domain.domain_service.expiry_settlement import intrinsic_value
 from src.strategy.domain.event.base import DomainEvent
+from src.strategy.domain.event.expiry_events import ExpiryRiskEvent
 from src.strategy.domain.event.position_events import ManualCloseDetectedEvent, PositionSettledEvent
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.strategy_entry import StrategyEntry
@@ -51,6 +53,8 @@ def held_through_expiry(tmp_path_factory):
     # The whole sample market (its paths depend on the dates generated): the run's numbers are the README's.
     ensure_sample_market(database, DEFAULT_START, DEFAULT_END)
     config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, OVERRIDE)
+    # Every option held into its last days raises its expiry risk event (the events change no decision).
+    config = dataclasses.replace(config, expiry=dataclasses.replace(config.expiry, pin_distance=0.99))
     events: list[DomainEvent] = []
     runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=START, end=END), database,
                             DEFAULT_STRATEGY_CONFIG, OVERRIDE, event_handlers=((DomainEvent, events.append),))
@@ -117,3 +121,26 @@ def test_fees_follow_the_schedule_in_vnpy_and_in_the_strategy(held_through_expir
     assert totals["option_fees"] == pytest.approx(15.0 * totals["option_lots_traded"])
     assert float(engine.daily["commission"].sum()) == pytest.approx(totals["schedule_fees"])
     assert engine.strategy.cycle.fees.total == pytest.approx(totals["schedule_fees"])
+
+
+def test_what_is_held_into_its_last_days_raises_one_expiry_risk_event_a_day(held_through_expiry):
+    """From the last trading day before the expiry to the settlement: one event per contract, side and
+    day, with the settlement's underlying, and none before or after."""
+    runner, engine, events = held_through_expiry
+    settled = {(e.vt_symbol, e.direction) for e in events if isinstance(e, PositionSettledEvent)}
+    risks = [e for e in events if isinstance(e, ExpiryRiskEvent)]
+    last_day = runner.calendar.previous_trading_day(EXPIRY)
+    by_key = {}
+    for event in risks:
+        key = (event.vt_symbol, event.direction, event.occurred_at.date())
+        assert key not in by_key, f"twice the same day: {event.detail}"
+        by_key[key] = event
+        assert event.expiry == EXPIRY and last_day <= event.occurred_at.date() <= EXPIRY
+        assert event.occurred_at < datetime.combine(EXPIRY, time(15), EXCHANGE_TIMEZONE)
+        assert event.days_left == (1 if event.occurred_at.date() == last_day else 0)
+        option = engine.strategy.cycle.options[event.vt_symbol]
+        assert event.underlying_vt_symbol == option.underlying_vt_symbol and event.strike == option.strike
+        assert event.pinned  # within 99% of the strike
+    for vt_symbol, direction in settled:  # held on both days, so raised on both
+        assert {day for (vt, side, day) in by_key if (vt, side) == (vt_symbol, direction)} == {last_day, EXPIRY}
+    assert engine.strategy.cycle.counters.pin_risk_count == len(risks)

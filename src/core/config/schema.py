@@ -142,6 +142,8 @@ class OrderExecutionConfig:
     timeout_seconds: float = field(metadata=bounded(gt=0.0))
     max_retries: int = field(metadata=bounded(ge=0))
     slippage_ticks: int = field(metadata=bounded(ge=0))
+    # A close that times out is sent again at the far touch, then this many ticks through it (0: no escalation).
+    close_escalation_ticks: int = field(default=5, metadata=bounded(ge=0, le=1000))
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,18 @@ class AccountConfig:
 
     capital_share: float = field(default=1.0, metadata=bounded(gt=0.0, le=1.0))
     broker_margin_multiplier: float = field(default=1.0, metadata=bounded(ge=1.0, le=10.0))
+
+
+@dataclass(frozen=True)
+class ExpiryConfig:
+    """``expiry:``: an option's last days. ``close_days_before``: the EXPIRY close rule (close when this
+    many calendar days or fewer are left); ``risk_alerts``: an ``ExpiryRiskEvent`` from the last trading
+    day before the expiry for every held option in the money or within ``pin_distance`` (a share of the
+    strike) of it."""
+
+    close_days_before: int = field(default=2, metadata=bounded(ge=0, le=365))
+    risk_alerts: bool = True
+    pin_distance: float = field(default=0.01, metadata=bounded(ge=0.0, lt=1.0))
 
 
 @dataclass(frozen=True)
@@ -274,6 +288,7 @@ class StrategyConfig:
     fees: FeesConfig = field(default_factory=FeesConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
+    expiry: ExpiryConfig = field(default_factory=ExpiryConfig)
 
     def __post_init__(self) -> None:
         if not self.strategies:

@@ -35,6 +35,7 @@ from src.strategy.domain.domain_service.active_contract_tracker import ActiveCon
 from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
 from src.strategy.domain.domain_service.base_future_selector import BaseFutureSelector
 from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
+from src.strategy.domain.domain_service.expiry_risk import ExpiryRiskSettings, ExpiryRiskWatch
 from src.strategy.domain.domain_service.gamma_scalping_engine import GammaScalpingEngine
 from src.strategy.domain.domain_service.futures_side import FuturesSideService, FuturesSideSettings
 from src.strategy.domain.domain_service.greeks_calculator import GreeksCalculator
@@ -47,7 +48,7 @@ from src.strategy.domain.domain_service.option_selector_service import (
 from src.strategy.domain.domain_service.portfolio_delta import DeltaBandTracker
 from src.strategy.domain.domain_service.portfolio_risk_aggregator import PortfolioRiskAggregator
 from src.strategy.domain.domain_service.position_sizing_service import PositionSizingService, SizingSettings
-from src.strategy.domain.domain_service.signal_service import SignalService
+from src.strategy.domain.domain_service.signal_service import SignalService, SignalSettings
 from src.strategy.domain.domain_service.smart_order_executor import SmartOrderExecutor
 from src.strategy.domain.domain_service.trading_clock import TradingClocks
 from src.strategy.domain.interface.trade_execution_gateway import ITradeExecutionGateway
@@ -152,7 +153,7 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
     clocks = TradingClocks(calendar=calendar)
     execution = config.order_execution
     execution_settings = ExecutionSettings(execution.timeout_seconds, execution.max_retries,
-                                           execution.slippage_ticks)
+                                           execution.slippage_ticks, execution.close_escalation_ticks)
     advanced_settings = AdvancedOrderSettings(**dataclasses.asdict(config.advanced_orders))
     executor = SmartOrderExecutor(execution_gateway, execution_settings, clocks)
     for params in contracts.params.values():
@@ -163,7 +164,8 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         instruments=instruments,
         positions=positions,
         indicator_service=IndicatorService(IndicatorSettings()),
-        signal_service=SignalService(**put_call_filter(config)),
+        signal_service=SignalService(SignalSettings(close_days_before_expiry=config.expiry.close_days_before),
+                                     **put_call_filter(config)),
         option_selector=OptionSelectorService(OptionSelectorSettings(strike_level=setting.strike_level)),
         sizing_service=PositionSizingService(SizingSettings(
             max_positions=setting.max_positions, position_ratio=setting.position_ratio,
@@ -193,6 +195,8 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         cycle.futures_side = FuturesSide(FuturesSideService(FuturesSideSettings(
             position_ratio=setting.position_ratio, stop_loss_ratio=setting.futures_stop_loss_ratio,
             profit_target_ratio=setting.futures_profit_target_ratio), services.sizing_service))
+    cycle.expiry_watch = ExpiryRiskWatch(ExpiryRiskSettings(config.expiry.risk_alerts, config.expiry.pin_distance),
+                                         calendar)
     bus.subscribe_all(EventLogHandler(strategy_name, ports.events))
     return cycle
 

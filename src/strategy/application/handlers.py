@@ -12,7 +12,8 @@ from typing import Protocol
 from src.strategy.domain.event.base import DomainEvent
 from src.strategy.domain.event.decision_events import DecisionRefusedEvent, SignalEvent
 from src.strategy.domain.event.hedge_events import DeltaOutsideBandEvent, HedgeRefusedEvent
-from src.strategy.domain.event.order_events import OrderTimeoutEvent
+from src.strategy.domain.event.expiry_events import ExpiryRiskEvent
+from src.strategy.domain.event.order_events import CloseEscalatedEvent, OrderTimeoutEvent
 from src.strategy.domain.event.risk_events import GreeksRiskBreachEvent
 from src.strategy.domain.interface.event_gateway import IEventGateway
 from src.strategy.domain.value_object.signal_type import SignalType
@@ -48,6 +49,8 @@ class StrategyCounters:
     refusal_count: int = 0
     risk_breach_count: int = 0
     hedge_trade_count: int = 0
+    pin_risk_count: int = 0  # ExpiryRiskEvent: options in the money or pinned in their last days
+    close_escalation_count: int = 0  # CloseEscalatedEvent: resends of closes that did not fill
 
     def on_event(self, event: DomainEvent) -> None:
         if isinstance(event, SignalEvent):
@@ -57,6 +60,10 @@ class StrategyCounters:
             self.refusal_count += 1
         elif isinstance(event, GreeksRiskBreachEvent):
             self.risk_breach_count += 1
+        elif isinstance(event, ExpiryRiskEvent):
+            self.pin_risk_count += 1
+        elif isinstance(event, CloseEscalatedEvent):
+            self.close_escalation_count += 1
 
     def as_dict(self) -> dict[str, int]:
         return {field.name: getattr(self, field.name) for field in fields(self)}

@@ -42,6 +42,7 @@ from src.strategy.domain.event.account_events import MarginCallEvent
 from src.strategy.domain.domain_service.active_contract_tracker import ActiveContractTracker
 from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
 from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
+from src.strategy.domain.domain_service.expiry_risk import ExpiryRiskWatch
 from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired
 from src.strategy.domain.domain_service.fee_ledger import FeeLedger
 from src.strategy.domain.domain_service.gamma_scalping_engine import GammaScalpingEngine
@@ -177,6 +178,7 @@ class TradingCycle:
         self.settlement = ExpirySettlement({vt: future.expiry for vt, future in self.futures.items()},
                                            self.options)
         self._unsettled_reported: set[str] = set()
+        self.expiry_watch = ExpiryRiskWatch()  # bootstrap gives it the configuration and the calendar
         self.fees = FeeLedger(fees or FeeSchedule())
         self.capital_share = capital_share
         self.largest_margin = 0.0
@@ -238,6 +240,7 @@ class TradingCycle:
                 self.instruments.update_option_quote(OptionQuote(
                     contract=option, last_price=bar.close, volume=bar.volume, open_interest=bar.open_interest))
         self._settle_expired(now)
+        self._pending.extend(self.expiry_watch.check(self.positions.positions(), self.options, self.last_prices, now))
         if new_day:
             self._forget_expired(bar_time)
         self._advance_time(now)

@@ -210,3 +210,23 @@ def test_the_daemons_restarts_and_giving_up_are_sent(server, tmp_path):
     assert "daemon[paper-15m] restarted its child" in text and "daemon[paper-15m] gave up" in text
     assert "restart 1 of 1" in text and "giving up after 1 restarts" in text
     assert {m["card"]["header"]["template"] for _, m in server.accepted} <= {"orange", "red"}
+
+
+def test_an_expiry_risk_event_is_sent_as_a_warning_with_its_figures(server):
+    from datetime import date
+
+    from src.strategy.domain.event.expiry_events import ExpiryRiskEvent
+    from src.strategy.domain.value_object.market import Direction
+
+    handler = handler_for(server)
+    handler(ExpiryRiskEvent(AT, vt_symbol="MO2601-P-7500.CFFEX", direction=Direction.SHORT, lots=2,
+                            underlying_vt_symbol="IM2601.CFFEX", underlying_price=7450.0, strike=7500.0,
+                            option_type="PUT", moneyness=50 / 7500, distance=50 / 7500, intrinsic=50.0,
+                            in_the_money=True, pinned=True, expiry=date(2026, 1, 16), days_left=1,
+                            detail="SHORT 2 MO2601-P-7500.CFFEX in the money and pinned"))
+    assert handler.flush(10)
+    handler.close()
+    ((_, message),) = server.accepted
+    assert message["card"]["header"]["template"] == "orange"
+    body = json.dumps(message, ensure_ascii=False)
+    assert "ExpiryRiskEvent" in body and "MO2601-P-7500" in body and "7450" in body and "days_left" in body

@@ -43,7 +43,7 @@ def test_shipped_config_holds_every_key_of_the_spec():
     assert config.greeks_risk.risk_free_rate == 0.02
     assert dataclasses.astuple(config.greeks_risk.position_limits) == (0.8, 0.1, 50.0)
     assert dataclasses.astuple(config.greeks_risk.portfolio_limits) == (5.0, 1.0, 500.0)
-    assert dataclasses.astuple(config.order_execution) == (30.0, 3, 2)
+    assert dataclasses.astuple(config.order_execution) == (30.0, 3, 2, 5)
     assert config.hedging.delta_hedging.target_delta == 0.0
     assert config.hedging.delta_hedging.hedging_band == 0.5
     assert config.hedging.gamma_scalping.rebalance_threshold == 0.3

@@ -10,6 +10,9 @@ Pricing
     backtests) moved ``slippage_ticks`` further in the aggressive direction,
     plus one more tick per retry, on the pricetick grid, rounded to the
     aggressive side and kept inside the day's price limits when they are known.
+    A close escalates (``close_escalation_ticks`` > 0): its first resend is
+    re-priced on the far touch as above, each later one that many more ticks
+    through it, a ``CloseEscalatedEvent`` per resend.
     The latest market comes from ``update_price``; until one is known the
     instruction's own price is the reference.
 
@@ -66,6 +69,7 @@ from src.strategy.domain.domain_service.trading_clock import TradingClocks
 from src.strategy.domain.event.base import DomainEvent
 from src.strategy.domain.event.decision_events import STAGE_EXECUTION, DecisionRefusedEvent
 from src.strategy.domain.event.order_events import (
+    CloseEscalatedEvent,
     OrderOverfilledEvent,
     OrderRetryExhaustedEvent,
     OrderTimeoutEvent,
@@ -73,7 +77,7 @@ from src.strategy.domain.event.order_events import (
 from src.strategy.domain.interface.trade_execution_gateway import ITradeExecutionGateway
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.execution_settings import ExecutionSettings
-from src.strategy.domain.value_object.market import Direction
+from src.strategy.domain.value_object.market import Direction, Offset
 from src.strategy.domain.value_object.order_instruction import OrderInstruction, align_price
 from src.strategy.domain.value_object.order_instruction_codec import (
     instruction_from_dict,
@@ -592,10 +596,17 @@ class SmartOrderExecutor:
             return
         if not self._can_send(execution.instruction.vt_symbol, now):
             return
-        if self._needs_retry(execution):
+        retried = self._needs_retry(execution)
+        if retried:
             execution.retries_used += 1
         instruction = execution.instruction
-        price = self._limit_price(instruction, self._settings.slippage_ticks + execution.retries_used)
+        ticks = self._settings.slippage_ticks + execution.retries_used
+        escalates = self._escalates(instruction)
+        if escalates:  # a close keeps its escalation on every later send, a resized remainder's too
+            ticks += self._settings.close_escalation_ticks * max(execution.retries_used - 1, 0)
+        price = self._limit_price(instruction, ticks)
+        if retried and escalates:
+            self._record_escalation(execution, volume, price, ticks, now)
         child = replace(instruction, volume=volume, price=price)
         attempt = _Attempt(number=len(execution.attempts) + 1, volume=volume, price=price, sent_at=now, children=[])
         execution.attempts.append(attempt)
@@ -614,16 +625,44 @@ class SmartOrderExecutor:
                        f"({instruction.direction.value} {instruction.offset.value} {volume} @ {price})"))
             self._settle(execution, now)
 
-    def _limit_price(self, instruction: OrderInstruction, ticks: int) -> float:
+    def _reference(self, instruction: OrderInstruction) -> tuple[float, str]:
+        """The price the limit is counted from, and what it is: the far touch (the side that trades at
+        once), else the last price, else the instruction's own price."""
         quote = self._quotes.get(instruction.vt_symbol)
-        reference = None
         if quote is not None:
             touch = quote.ask if instruction.direction is Direction.LONG else quote.bid
-            reference = touch if touch is not None else quote.last
-        if reference is None:
-            reference = instruction.price
+            if touch is not None:
+                return touch, "far touch"
+            if quote.last is not None:
+                return quote.last, "last price"
+        return instruction.price, "instruction price"
+
+    def _limit_price(self, instruction: OrderInstruction, ticks: int) -> float:
+        quote = self._quotes.get(instruction.vt_symbol)
+        reference, _ = self._reference(instruction)
         return aggressive_limit_price(instruction.direction, reference, ticks, self._priceticks[instruction.vt_symbol],
                                       quote.limit_up if quote else None, quote.limit_down if quote else None)
+
+    def _escalates(self, instruction: OrderInstruction) -> bool:
+        """Closes escalate when they are sent again (an opening may simply not happen; a close must)."""
+        return instruction.offset is Offset.CLOSE and self._settings.close_escalation_ticks > 0
+
+    def _record_escalation(self, execution: _Execution, volume: int, price: float, ticks: int,
+                           now: datetime) -> None:
+        instruction = execution.instruction
+        step = execution.retries_used
+        reference, source = self._reference(instruction)
+        quote = self._quotes.get(instruction.vt_symbol)
+        limit = (quote.limit_up if instruction.direction is Direction.LONG else quote.limit_down) if quote else None
+        stage = CloseEscalatedEvent.FAR_TOUCH if step == 1 else CloseEscalatedEvent.MARKETABLE
+        bounded = limit is not None and price == align_price(limit, self._priceticks[instruction.vt_symbol],
+                                                             instruction.direction)
+        self._events.append(CloseEscalatedEvent(
+            now, execution_id=execution.execution_id, vt_symbol=instruction.vt_symbol,
+            direction=instruction.direction, volume=volume, step=step, stage=stage, price=price,
+            reference=reference, reference_source=source, ticks=ticks,
+            detail=f"{instruction.reason}: resend {step} at {price:g}, {ticks} tick(s) through the {source} "
+                   f"{reference:g}" + (f" (held at the price limit {limit:g})" if bounded else "")))
 
     # --- queries -----------------------------------------------------------
 

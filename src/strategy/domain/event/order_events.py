@@ -69,3 +69,32 @@ class AdvancedOrderFinishedEvent(DomainEvent):
     def __post_init__(self) -> None:
         coerce_enum(self, "kind", AdvancedOrderKind)
         coerce_enum(self, "status", AdvancedOrderStatus)
+
+
+@dataclass(frozen=True)
+class CloseEscalatedEvent(DomainEvent):
+    """A closing order that did not fill is sent again more aggressively (``SmartOrderExecutor``).
+
+    ``step`` 1 is re-priced at the far touch (``stage`` "far touch"), later steps are marketable
+    limits further through it ("marketable limit"); ``price`` the new limit, ``ticks`` how many ticks
+    through ``reference`` (the far touch, else the last price: ``reference_source``), kept inside
+    the day's price limits when they are known; ``volume`` the lots still to close.
+    """
+
+    FAR_TOUCH = "far touch"
+    MARKETABLE = "marketable limit"
+
+    execution_id: str
+    vt_symbol: str
+    direction: Direction
+    volume: int
+    step: int
+    stage: str
+    price: float
+    reference: float
+    reference_source: str
+    ticks: int
+    detail: str
+
+    def __post_init__(self) -> None:
+        coerce_enum(self, "direction", Direction)

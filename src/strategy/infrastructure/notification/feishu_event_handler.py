@@ -66,6 +66,7 @@ DEFAULT_SEVERITIES: Mapping[str, Severity] = {
     "GreeksRiskBreachEvent": Severity.WARNING,
     "RiskLimitExceededEvent": Severity.WARNING,
     "HedgeRefusedEvent": Severity.WARNING,
+    "ExpiryRiskEvent": Severity.WARNING,        # an option held into its last days in the money or pinned
     "OrderRetryExhaustedEvent": Severity.CRITICAL,
     "OrderOverfilledEvent": Severity.CRITICAL,
     "ManualOpenDetectedEvent": Severity.CRITICAL,
