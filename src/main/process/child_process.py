@@ -70,7 +70,15 @@ from src.main.gateway.replay_source import DatabaseReplaySource, ReplaySource, S
 from src.core.process.exit_codes import EXIT_FAILED, EXIT_GATEWAY_UNAVAILABLE, EXIT_OK
 from src.core.process.heartbeat import HeartbeatWriter
 from src.main.process.paper_trades import PaperTradeStore, database_location
-from src.main.process.state_scope import LIVE, PAPER, REPLAY, ScopedMonitor, ScopedStateRepository, state_key
+from src.main.process.state_scope import (
+    LIVE,
+    PAPER,
+    REPLAY,
+    ScopedControl,
+    ScopedMonitor,
+    ScopedStateRepository,
+    state_key,
+)
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.main.utils.file_lock import exclusive_lock
 from src.paths import DATA_DIR
@@ -285,11 +293,13 @@ class ChildProcess:
         mode = self._mode()
         repository = ScopedStateRepository(database_factory.create_state_repository(settings), mode)
         monitor = ScopedMonitor(database_factory.create_strategy_monitor(settings), mode)
-        self._closeables.extend([monitor, repository])
+        control = ScopedControl(database_factory.create_control_repository(settings), mode)  # the kill switch
+        self._closeables.extend([monitor, repository, control])
         # Live: warm up on the database's last trading days. A replay streams its warm-up days instead.
         history = HistoryDataRepository(self._database) if mode != REPLAY else None
         strategy.configure(StrategyRuntime(self.config, state_repository=repository, monitor=monitor,
                                            autosave_interval_seconds=AUTOSAVE_INTERVAL_SECONDS, history=history,
+                                           control=control,
                                            event_handlers=self._notification_handlers(strategy.strategy_name,
                                                                                       mode)))
         logger.info("%s: state persistence attached: saved as %s%s, autosave every %d s", strategy.strategy_name,
