@@ -44,6 +44,7 @@ class PreTradeConfig:
     max_daily_loss: float | None = field(default=None, metadata=bounded(gt=0.0))
     locked_hedge: Literal["next_month", "wait"] = "next_month"
     stale_quote_seconds: float = field(default=180.0, metadata=bounded(gt=0.0))
+    stale_quote_scope: Literal["underlying", "contract"] = "underlying"
     control_poll_seconds: float = field(default=1.0, metadata=bounded(gt=0.0))
 
     def __post_init__(self) -> None:

@@ -192,7 +192,9 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
                          counters=StrategyCounters(), prices_from_bars=prices_from_bars,
                          fees=config.fees.to_domain(), capital_share=config.account.capital_share)
     bus.subscribe_all(EventLogHandler(strategy_name, ports.events))
-    Safeguards(config.pre_trade.to_domain(), config.pre_trade.stale_quote_seconds).attach(cycle, execution_gateway)
+    pre_trade = config.pre_trade
+    Safeguards(pre_trade.to_domain(), pre_trade.stale_quote_seconds, pre_trade.stale_quote_scope).attach(
+        cycle, execution_gateway)
     return cycle
 
 

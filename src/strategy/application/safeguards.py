@@ -67,11 +67,12 @@ class GatedExecutionGateway:
 
 class Safeguards:
     def __init__(self, limits: PreTradeLimits, stale_quote_seconds: float = DEFAULT_STALE_QUOTE_SECONDS,
-                 capital_loss_basis: float | None = None) -> None:
+                 stale_scope: str = "underlying") -> None:
         self.gate = PreTradeGate(limits)
         self.limits = limits
         self.mode = ReduceOnlyMode()
         self.quotes = QuoteWatch(stale_quote_seconds)
+        self.stale_scope = stale_scope  # "underlying": an option is stale only when its future is silent too
         self.cycle = None
         self.now: datetime | None = None
         self.flattening = False
@@ -211,9 +212,14 @@ class Safeguards:
         cycle = self.cycle
         clocks = cycle.services.clocks
         held = {p.vt_symbol for p in cycle.positions.positions() if not self._expired(p.vt_symbol, now)}
+        companions = None
+        if self.stale_scope == "underlying":
+            def companions(vt_symbol: str) -> tuple[str, ...]:
+                option = cycle.options.get(vt_symbol)
+                return (option.underlying_vt_symbol,) if option is not None else ()
         stale = self.quotes.stale(held, now,
                                   lambda s, a, b: clocks.for_symbol(s).trading_seconds_between(a, b),
-                                  lambda s, t: clocks.for_symbol(s).is_trading(t))
+                                  lambda s, t: clocks.for_symbol(s).is_trading(t), companions)
         for vt_symbol, silence in stale.items():
             self.mode.enter(STALE_PREFIX + vt_symbol, now, f"no quote for {silence:.0f} s of trading time")
         for reason in self.mode.reasons:

@@ -109,7 +109,9 @@ def test_a_locked_hedge_waits_when_so_configured(config):
 
 
 def test_stale_quotes_switch_to_reduce_only_and_back(config):
-    cycle, gateway, published = make_cycle(wide(config), signals=Repeating())
+    per_contract = dataclasses.replace(wide(config), pre_trade=dataclasses.replace(
+        config.pre_trade, stale_quote_scope="contract"))
+    cycle, gateway, published = make_cycle(per_contract, signals=Repeating())
     open_one(cycle, gateway)
     silent = {strike: price for strike, price in PUT_PRICES.items() if strike != 3700}
     sent_before = len(gateway.sent)
@@ -123,6 +125,20 @@ def test_stale_quotes_switch_to_reduce_only_and_back(config):
     last = [e for e in published if isinstance(e, ReduceOnlyChangedEvent)][-1]
     assert not last.active and "quotes again" in last.reason
     assert len(gateway.sent) > sent_before  # openings again
+
+
+def test_by_default_an_option_is_stale_only_when_its_future_is_silent_too(config):
+    cycle, gateway, published = make_cycle(wide(config), signals=Repeating())
+    open_one(cycle, gateway)
+    silent = {strike: price for strike, price in PUT_PRICES.items() if strike != 3700}
+    for n in range(1, 5):  # the option is quiet, its future prints: illiquid, not stale
+        minute(cycle, START + timedelta(minutes=n), put_prices=silent)
+    assert not [e for e in published if isinstance(e, ReduceOnlyChangedEvent)]
+    cycle.on_time(START + timedelta(minutes=9))  # then nothing at all for four minutes: the feed is down
+    (entered,) = [e for e in published if isinstance(e, ReduceOnlyChangedEvent)]
+    assert entered.active and entered.reason.startswith(f"stale:{OPENED}")
+    minute(cycle, START + timedelta(minutes=9))
+    assert not [e for e in published if isinstance(e, ReduceOnlyChangedEvent)][-1].active
 
 
 def test_a_gateway_disconnect_is_reduce_only_until_it_is_back(config):

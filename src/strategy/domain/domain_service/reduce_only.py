@@ -94,8 +94,12 @@ class QuoteWatch:
 
     def stale(self, vt_symbols: Iterable[str], now: datetime,
               trading_seconds: Callable[[str, datetime, datetime], float],
-              is_trading: Callable[[str, datetime], bool]) -> dict[str, float]:
+              is_trading: Callable[[str, datetime], bool],
+              companions: Callable[[str], Iterable[str]] | None = None) -> dict[str, float]:
         """The contracts among ``vt_symbols`` silent for too long, with their silence in trading seconds.
+
+        ``companions``: contracts whose quotes also count as signs of life for a contract (an
+        option's underlying future: an illiquid option whose future prints is quiet, not stale).
 
         A contract never seen since the watch began is measured from ``first`` (the first call that
         listed it), so a process that starts with a position but no quote for it notices too.
@@ -106,6 +110,10 @@ class QuoteWatch:
             if not is_trading(vt_symbol, now):
                 continue
             since = self._last_seen.get(vt_symbol)
+            for other in (companions(vt_symbol) if companions is not None else ()):
+                seen = self._last_seen.get(other)
+                if seen is not None and (since is None or seen > since):
+                    since = seen
             if since is None:
                 self._last_seen[vt_symbol] = now  # the watch starts for it now
                 continue
