@@ -105,7 +105,7 @@ class StrategyEntry(StrategyTemplate):
         self.tick_pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
         if runtime.state_repository is not None:
             self._restore_from_repository(runtime)
-        self._next_control_poll = None
+        self._last_control_poll = None
         self._control_failed = False
         self._poll_control(self.clock.now())  # a flatten or stop written before this start holds from the start
         self._sync_variables()
@@ -183,9 +183,12 @@ class StrategyEntry(StrategyTemplate):
         safeguards = self.cycle.safeguards
         if control is None or safeguards is None:
             return
-        if self._next_control_poll is not None and now < self._next_control_poll:
+        last = self._last_control_poll
+        interval = timedelta(seconds=self._runtime.config.pre_trade.control_poll_seconds)
+        # A replay's clock starts at the wall time (on_init), then jumps back to the replayed day: poll then too.
+        if last is not None and last <= now < last + interval:
             return
-        self._next_control_poll = now + timedelta(seconds=self._runtime.config.pre_trade.control_poll_seconds)
+        self._last_control_poll = now
         try:
             request = control.latest(self.strategy_name)
         except Exception as error:  # the database away: the last command stays in force
