@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from vnpy.trader.constant import Offset as VnpyOffset
@@ -60,3 +60,49 @@ def test_openings_stop_at_the_warning_level_with_an_event_and_the_summary_counts
     print("tiny budget:", summary["pre_trade_refusals"], peaks)
     # Cancels of working orders are never refused: the count may pass the budget, openings never resume that day.
     assert max(peak["cancels"] for product, peak in peaks.items() if product in ("IO", "MO")) >= 4
+
+
+OUTAGE_START, OUTAGE_END = "2026-01-08 10:00:00", "2026-01-08 10:09:00"
+
+
+@pytest.fixture(scope="module")
+def outage_run(tmp_path_factory):
+    """The IF/IO feed goes silent for ten minutes (its bars deleted) while IM/MO keep printing."""
+    import sqlite3
+
+    folder = tmp_path_factory.mktemp("outage")
+    path = folder / "s.db"
+    database = create_database(DatabaseSettings.from_environment({"VNPY_DATABASE_DATABASE": str(path)}))
+    ensure_sample_market(database, date(2026, 1, 5), END)
+    with sqlite3.connect(path) as connection:
+        deleted = connection.execute(
+            "DELETE FROM dbbardata WHERE (symbol LIKE 'IF%' OR symbol LIKE 'IO%') AND datetime BETWEEN ? AND ?",
+            (OUTAGE_START, OUTAGE_END)).rowcount
+    assert deleted > 10
+    config = load_strategy_config(DEFAULT_STRATEGY_CONFIG)
+    published: list[DomainEvent] = []
+    runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=START, end=END), database,
+                            DEFAULT_STRATEGY_CONFIG, None, event_handlers=((DomainEvent, published.append),))
+    runner.run(folder / "report")
+    return runner.last_engine, published
+
+
+def test_a_silent_feed_switches_to_reduce_only_and_back(outage_run):
+    from datetime import datetime
+
+    from src.strategy.domain.event.safeguard_events import ReduceOnlyChangedEvent
+
+    engine, events = outage_run
+    changes = [e for e in events if isinstance(e, ReduceOnlyChangedEvent)]
+    entered = [e for e in changes if e.active and e.reason.startswith("stale:IO")]
+    assert entered, "an IO position was held through the outage"
+    first = entered[0]
+    assert datetime.fromisoformat(OUTAGE_START).replace(tzinfo=first.occurred_at.tzinfo) < first.occurred_at
+    left = [e for e in changes if not e.active and e.occurred_at > first.occurred_at]
+    assert left and "quotes again" in left[0].reason
+    assert left[0].occurred_at <= datetime.fromisoformat(OUTAGE_END).replace(
+        tzinfo=first.occurred_at.tzinfo) + timedelta(minutes=3)
+    openings = [o for o in engine.get_all_orders() if o.offset is VnpyOffset.OPEN
+                and first.occurred_at < o.datetime < left[0].occurred_at]
+    assert openings == [], "no opening while reduce-only"
+    print(f"outage: reduce-only {first.occurred_at:%H:%M} -> {left[0].occurred_at:%H:%M} ({first.reason})")
