@@ -70,15 +70,8 @@ from src.main.gateway.replay_source import DatabaseReplaySource, ReplaySource, S
 from src.core.process.exit_codes import EXIT_FAILED, EXIT_GATEWAY_UNAVAILABLE, EXIT_OK
 from src.core.process.heartbeat import HeartbeatWriter
 from src.main.process.paper_trades import PaperTradeStore, database_location
-from src.main.process.state_scope import (
-    LIVE,
-    PAPER,
-    REPLAY,
-    ScopedControl,
-    ScopedMonitor,
-    ScopedStateRepository,
-    state_key,
-)
+from src.main.process.state_scope import LIVE, PAPER, REPLAY, ScopedMonitor, ScopedStateRepository, state_key
+from src.main.process.state_scope import ScopedControl
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.main.utils.file_lock import exclusive_lock
 from src.paths import DATA_DIR
@@ -405,6 +398,11 @@ class ChildProcess:
                         strategy.strategy_name, view["pnl"]["realized"], view["pnl"]["unrealized"],
                         view["pnl"]["total"], len(view["positions"]), counters["signal_count"],
                         counters["order_count"], counters["refusal_count"], counters["risk_breach_count"])
+            safeguards = view.get("safeguards")
+            if safeguards is not None:
+                logger.info("replay summary %s: pre-trade gate refusals %s; reduce-only at the end: %s",
+                            strategy.strategy_name, safeguards["refusals"] or "none",
+                            ", ".join(safeguards["reduce_only"]) or "no")
         if self.trade_store is not None:
             logger.info("replay summary: %d fills in table paper_trade of %s, run_id %s",
                         self.trade_store.trades_recorded, self._database_description, self.trade_store.run_id)

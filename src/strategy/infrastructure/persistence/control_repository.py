@@ -21,35 +21,19 @@ from src.strategy.infrastructure.persistence.database_connection import (
     connection_error,
     open_database,
 )
-from src.strategy.infrastructure.persistence.model_base import MicrosecondDateTimeField, model_base
-
-CONTROL_TABLE = "strategy_control"
-NAME_LENGTH = 128
-COMMAND_LENGTH = 16
-NOTE_LENGTH = 200
+from src.strategy.infrastructure.persistence.control_schema import (  # noqa: F401 - CONTROL_TABLE re-exported
+    CONTROL_TABLE,
+    NOTE_LENGTH,
+    bind_control_table,
+)
+from src.strategy.infrastructure.persistence.schema import (
+    ensure_schema,
+    from_storage_time,
+    storage_time,
+    validate_strategy_name,
+)
 
 T = TypeVar("T")
-
-
-def bind_control_table(database: peewee.Database) -> type[peewee.Model]:
-    Base = model_base(database)
-
-    class StrategyControl(Base):
-        id = peewee.BigAutoField()
-        strategy_name = peewee.CharField(max_length=NAME_LENGTH)
-        command = peewee.CharField(max_length=COMMAND_LENGTH)
-        requested_at = MicrosecondDateTimeField()
-        note = peewee.CharField(max_length=NOTE_LENGTH, default="")
-
-        class Meta:
-            table_name = CONTROL_TABLE
-            indexes = ((("strategy_name", "id"), False),)
-
-    return StrategyControl
-
-
-def create_control_table(database: peewee.Database) -> None:
-    database.create_tables([bind_control_table(database)], safe=True)
 
 
 class StrategyControlRepository:
@@ -71,8 +55,6 @@ class StrategyControlRepository:
 
     def write(self, strategy_name: str, command: ControlCommand | str, at: datetime, note: str = "") -> ControlRequest:
         """Appends a command; returns it as the strategy will read it."""
-        from src.strategy.infrastructure.persistence.schema import storage_time, validate_strategy_name
-
         validate_strategy_name(strategy_name)
         command = ControlCommand(command)
         note = note[:NOTE_LENGTH]
@@ -102,8 +84,6 @@ class StrategyControlRepository:
 
     @staticmethod
     def _request(row_id, command, requested_at, note) -> ControlRequest:
-        from src.strategy.infrastructure.persistence.schema import from_storage_time
-
         return ControlRequest(request_id=int(row_id), command=ControlCommand(command),
                               requested_at=from_storage_time(requested_at), note=note or "")
 
@@ -124,7 +104,5 @@ class StrategyControlRepository:
 
     def _ensure_schema(self) -> None:
         if not self._schema_ready:
-            from src.strategy.infrastructure.persistence.schema import ensure_schema
-
             ensure_schema(self._database)
             self._schema_ready = True

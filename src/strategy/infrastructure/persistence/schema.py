@@ -214,7 +214,7 @@ def _create_option_market_statistic_tables(database: peewee.Database) -> None:
 
 
 def _create_strategy_control_table(database: peewee.Database) -> None:
-    from src.strategy.infrastructure.persistence.control_repository import create_control_table
+    from src.strategy.infrastructure.persistence.control_schema import create_control_table
 
     create_control_table(database)
 
