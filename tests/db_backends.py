@@ -13,6 +13,7 @@ from pathlib import Path
 
 from src.paths import PROJECT_ROOT
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation, open_database
+from src.strategy.infrastructure.persistence.control_repository import CONTROL_TABLE
 from src.strategy.infrastructure.persistence.hk_tick_schema import HK_TABLES
 from src.strategy.infrastructure.persistence.schema import (
     CHECKPOINT_TABLE,
@@ -25,7 +26,8 @@ from src.strategy.infrastructure.persistence.schema import (
 
 MYSQL_SKIP_REASON = ("TEST_MYSQL_HOST is not set: run the tests with scripts/test.sh, which starts a throwaway "
                      "MariaDB (apt-get install mariadb-server), or export TEST_MYSQL_* for a server of your own")
-OUR_TABLES = (STATE_TABLE, SNAPSHOT_TABLE, EVENT_TABLE, MIGRATIONS_TABLE, STATISTIC_TABLE, CHECKPOINT_TABLE) + HK_TABLES
+OUR_TABLES = (STATE_TABLE, SNAPSHOT_TABLE, EVENT_TABLE, MIGRATIONS_TABLE, STATISTIC_TABLE, CHECKPOINT_TABLE,
+              CONTROL_TABLE) + HK_TABLES
 VNPY_TABLES = ("dbbardata", "dbtickdata", "dbbaroverview", "dbtickoverview")
 MARIADB_LIBRARY = PROJECT_ROOT / "scripts" / "lib" / "mariadb.sh"
 

@@ -126,6 +126,15 @@ CREATE TABLE IF NOT EXISTS `hk_feed_checkpoint` (
     PRIMARY KEY (`code`, `stream`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+CREATE TABLE IF NOT EXISTS `strategy_control` (        -- migration 5: the kill switch (python -m src.main.control)
+    `id` BIGINT AUTO_INCREMENT NOT NULL PRIMARY KEY,
+    `strategy_name` VARCHAR(128) NOT NULL,        -- name, name@paper or name@replay
+    `command` VARCHAR(16) NOT NULL,               -- flatten, stop or resume
+    `requested_at` DATETIME(6) NOT NULL,          -- exchange time (Asia/Shanghai)
+    `note` VARCHAR(200) NOT NULL,
+    INDEX `strategy_control_strategy_name_id` (`strategy_name`, `id`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 CREATE TABLE IF NOT EXISTS `schema_migrations` (
     `version` INTEGER NOT NULL PRIMARY KEY,
     `description` VARCHAR(200) NOT NULL,
@@ -135,4 +144,5 @@ INSERT IGNORE INTO `schema_migrations` (`version`, `description`, `applied_at`) 
     (1, 'baseline: strategy_state, monitor_signal_snapshot, strategy_event', NOW(6)),
     (2, 'strategy_state.payload_size: list snapshot sizes without reading payloads', NOW(6)),
     (3, 'option_market_statistic and its backfill checkpoints (Futu statistics, Cboe history)', NOW(6)),
-    (4, 'hk_trade_tick, hk_depth_snapshot, hk_seq_gap, hk_feed_checkpoint: the HK tick feed', NOW(6));
+    (4, 'hk_trade_tick, hk_depth_snapshot, hk_seq_gap, hk_feed_checkpoint: the HK tick feed', NOW(6)),
+    (5, 'strategy_control: the kill switch''s commands (python -m src.main.control)', NOW(6));

@@ -224,6 +224,7 @@ class BacktestRunner:
                                     "risk_breach_count": strategy.risk_breach_count,
                                     **settlement_summary(engine),
                                     **strategy.hedging_summary(),
+                                    **getattr(strategy, "safeguards_summary", dict)(),
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
         extra_rows = (("Signals", strategy.signal_count), ("Orders", strategy.order_count),

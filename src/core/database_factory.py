@@ -20,6 +20,7 @@ from src.core.database_location import (  # noqa: F401  (re-exported: the comman
     database_settings_from_environment,
 )
 from src.strategy.infrastructure.monitoring.strategy_monitor import StrategyMonitor
+from src.strategy.infrastructure.persistence.control_repository import StrategyControlRepository
 from src.strategy.infrastructure.persistence.database_connection import DatabaseLocation
 from src.strategy.infrastructure.persistence.json_serializer import JsonSerializer
 from src.strategy.infrastructure.persistence.state_repository import DEFAULT_KEEP, StateRepository
@@ -83,6 +84,12 @@ def create_strategy_monitor(settings: DatabaseSettings | None = None, **options)
     """A StrategyMonitor writing to the configured database; ``options`` go to StrategyMonitor."""
     settings = settings or database_settings_from_environment()
     return StrategyMonitor.open(_prepared_location(settings), **options)
+
+
+def create_control_repository(settings: DatabaseSettings | None = None) -> StrategyControlRepository:
+    """The kill switch's table (``strategy_control``) on the configured database."""
+    settings = settings or database_settings_from_environment()
+    return StrategyControlRepository.open(_prepared_location(settings))
 
 
 def _prepared_location(settings: DatabaseSettings) -> DatabaseLocation:

@@ -15,7 +15,7 @@ file's values (a parameter sweep changes them), checked like the file.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from vnpy.trader.constant import Interval
 from vnpy.trader.object import BarData, OrderData, TickData, TradeData
@@ -105,6 +105,9 @@ class StrategyEntry(StrategyTemplate):
         self.tick_pipeline = BarPipeline(window=1, interval=Interval.MINUTE)
         if runtime.state_repository is not None:
             self._restore_from_repository(runtime)
+        self._last_control_poll = None
+        self._control_failed = False
+        self._poll_control(self.clock.now())  # a flatten or stop written before this start holds from the start
         self._sync_variables()
         cycle = self.cycle
         self.write_log(f"initialised: {len(cycle.futures)} futures, {len(cycle.options)} options, "
@@ -150,6 +153,55 @@ class StrategyEntry(StrategyTemplate):
 
     def hedging_summary(self) -> dict:
         return self.cycle.hedging_summary()
+
+    def safeguards_summary(self) -> dict:
+        """The pre-trade gate's refusals per rule and the highest daily order/cancel counts (summary.json)."""
+        safeguards = self.cycle.safeguards
+        return safeguards.summary() if safeguards is not None else {}
+
+    # ------------------------------------------------------------ timer, gateways, kill switch
+    def on_timer(self) -> None:
+        """Every second (the strategy engine's timer): the kill switch's poll, then time passes for the cycle
+        (order timeouts, stale quotes, the kill switch's closes)."""
+        now = self.clock.now()
+        self._poll_control(now)
+        if self.trading:
+            self.cycle.on_time(now)
+            self._sync_variables()
+
+    def gateway_status(self, name: str, connected: bool, detail: str = "") -> None:
+        """The strategy engine's report of a gateway going down or coming back: reduce-only meanwhile."""
+        now = self.clock.now()
+        self.write_log(f"gateway {name} {'connected' if connected else 'DISCONNECTED'}: {detail}")
+        self.cycle.safeguards.gateway_status(name, connected, now, detail)
+        if self.trading:
+            self.cycle.on_time(now)
+
+    def _poll_control(self, now: datetime) -> None:
+        """The newest kill-switch command written for this strategy, carried out once."""
+        control = getattr(self._runtime, "control", None)
+        safeguards = self.cycle.safeguards
+        if control is None or safeguards is None:
+            return
+        last = self._last_control_poll
+        interval = timedelta(seconds=self._runtime.config.pre_trade.control_poll_seconds)
+        # A replay's clock starts at the wall time (on_init), then jumps back to the replayed day: poll then too.
+        if last is not None and last <= now < last + interval:
+            return
+        self._last_control_poll = now
+        try:
+            request = control.latest(self.strategy_name)
+        except Exception as error:  # the database away: the last command stays in force
+            if not self._control_failed:
+                self._control_failed = True
+                self.write_log(f"kill switch: cannot read the control table ({type(error).__name__}: {error}); "
+                               f"the last command stays in force")
+            return
+        self._control_failed = False
+        if request is not None and safeguards.apply_control(request, now):
+            self.write_log(f"kill switch: {request.command.value} (written {request.requested_at:%Y-%m-%d %H:%M:%S})")
+            if self.trading:
+                self.cycle.on_time(now)
 
     def reconcile_positions(self, snapshots: list, at: datetime) -> None:
         """Compare what the gateway reports with the restored book; differences raise manual events."""

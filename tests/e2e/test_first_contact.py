@@ -24,6 +24,7 @@ WAIT = 300  # a ceiling for each wait: every wait ends when what it waits for ha
                        "--no-such-flag"]),
     ("src.main.main", ["--no-such-flag"]),
     ("src.main.state", ["verify", "--no-such-flag"]),
+    ("src.main.control", ["flatten", "--strategy", "volatility_strategy", "--no-such-flag"]),
     ("src.main.recorder", ["--no-such-flag"]),
 ])
 def test_a_bad_flag_is_rejected_before_the_heavy_imports(module, argv):

@@ -11,6 +11,7 @@ from datetime import time
 import typing
 from typing import Literal
 
+from src.core.config.pre_trade_schema import PreTradeConfig
 from src.core.config.typed_builder import InvalidField, bounded
 from src.strategy.domain.value_object.fee_schedule import FeeSchedule, ProductFees
 from src.strategy.domain.value_object.hedging_config import HedgingConfig
@@ -289,6 +290,7 @@ class StrategyConfig:
     account: AccountConfig = field(default_factory=AccountConfig)
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
     expiry: ExpiryConfig = field(default_factory=ExpiryConfig)
+    pre_trade: PreTradeConfig = field(default_factory=PreTradeConfig)
 
     def __post_init__(self) -> None:
         if not self.strategies:

@@ -47,7 +47,7 @@ from pathlib import Path
 from vnpy.event import Event, EventEngine
 from vnpy.trader.constant import Interval
 from vnpy.trader.engine import MainEngine
-from vnpy.trader.event import EVENT_LOG
+from vnpy.trader.event import EVENT_LOG, EVENT_TIMER
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import BarData, LogData
 from vnpy_portfoliostrategy import PortfolioStrategyApp, StrategyEngine, StrategyTemplate
@@ -70,6 +70,7 @@ class OptionStrategyEngine(StrategyEngine):
         self.paper_capital: float | None = None
         self.market_clock: Callable[[], datetime | None] | None = None
         self.history_from_stream = False
+        self._gateways_connected: dict[str, bool] = {}
 
     def use_files_of(self, name: str) -> None:
         """Name vnpy's two JSON files after this process's strategy (see the module doc)."""
@@ -81,7 +82,36 @@ class OptionStrategyEngine(StrategyEngine):
         self.init_datafeed()
         self.classes.update(classes)
         self.register_event()
+        self.event_engine.register(EVENT_TIMER, self.process_timer_event)
         self.write_log(f"strategy engine ready: classes {', '.join(sorted(self.classes))}")
+
+    def process_timer_event(self, _event: Event) -> None:
+        """Every second: each gateway's connection (reported to the strategies when it changes), then the
+        strategies' ``on_timer`` (the kill switch's poll, order timeouts, stale quotes), vnpy-guarded."""
+        for name, connected, detail in self.gateway_connections():
+            if self._gateways_connected.get(name, True) != connected:
+                self._gateways_connected[name] = connected
+                for strategy in list(self.strategies.values()):
+                    report = getattr(strategy, "gateway_status", None)
+                    if report is not None and strategy.inited:
+                        self.call_strategy_func(strategy, lambda r=report: r(name, connected, detail))
+        for strategy in list(self.strategies.values()):
+            on_timer = getattr(strategy, "on_timer", None)
+            if on_timer is not None and strategy.inited:
+                self.call_strategy_func(strategy, on_timer)
+
+    def gateway_connections(self) -> list[tuple[str, bool, str]]:
+        """(name, connected, detail) of each gateway that says whether it is logged in (CTP and SOPT: their
+        trading and market data fronts; vnpy_ctp clears ``login_status`` on a front disconnect)."""
+        found = []
+        for name, gateway in self.main_engine.gateways.items():
+            apis = {"trading": getattr(gateway, "td_api", None), "market data": getattr(gateway, "md_api", None)}
+            apis = {kind: api for kind, api in apis.items() if api is not None and hasattr(api, "login_status")}
+            if not apis:
+                continue
+            down = [kind for kind, api in apis.items() if not api.login_status]
+            found.append((name, not down, f"{' and '.join(down)} front down" if down else "fronts logged in"))
+        return found
 
     @property
     def capital(self) -> float:

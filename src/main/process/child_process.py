@@ -72,6 +72,7 @@ from src.core.process.exit_codes import EXIT_FAILED, EXIT_GATEWAY_UNAVAILABLE, E
 from src.core.process.heartbeat import HeartbeatWriter
 from src.main.process.paper_trades import PaperTradeStore, database_location
 from src.main.process.state_scope import LIVE, PAPER, REPLAY, ScopedMonitor, ScopedStateRepository, state_key
+from src.main.process.state_scope import ScopedControl
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.main.utils.file_lock import exclusive_lock
 from src.paths import DATA_DIR
@@ -298,12 +299,14 @@ class ChildProcess:
         mode = self._mode()
         repository = ScopedStateRepository(database_factory.create_state_repository(settings), mode)
         monitor = ScopedMonitor(database_factory.create_strategy_monitor(settings), mode)
-        self._closeables.extend([monitor, repository])
+        control = ScopedControl(database_factory.create_control_repository(settings), mode)  # the kill switch
+        self._closeables.extend([monitor, repository, control])
         # Live: warm up on the database's last trading days, the recorder's gaps filled from the gateway or a
         # datafeed (warmup_sources.py). A replay streams its warm-up days instead.
         history = self._history if mode != REPLAY else None
         strategy.configure(StrategyRuntime(self.config, state_repository=repository, monitor=monitor,
                                            autosave_interval_seconds=AUTOSAVE_INTERVAL_SECONDS, history=history,
+                                           control=control,
                                            event_handlers=self._notification_handlers(strategy.strategy_name,
                                                                                       mode)))
         logger.info("%s: state persistence attached: saved as %s%s, autosave every %d s", strategy.strategy_name,
@@ -411,6 +414,11 @@ class ChildProcess:
                         strategy.strategy_name, view["pnl"]["realized"], view["pnl"]["unrealized"],
                         view["pnl"]["total"], len(view["positions"]), counters["signal_count"],
                         counters["order_count"], counters["refusal_count"], counters["risk_breach_count"])
+            safeguards = view.get("safeguards")
+            if safeguards is not None:
+                logger.info("replay summary %s: pre-trade gate refusals %s; reduce-only at the end: %s",
+                            strategy.strategy_name, safeguards["refusals"] or "none",
+                            ", ".join(safeguards["reduce_only"]) or "no")
         if self.trade_store is not None:
             logger.info("replay summary: %d fills in table paper_trade of %s, run_id %s",
                         self.trade_store.trades_recorded, self._database_description, self.trade_store.run_id)

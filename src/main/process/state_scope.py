@@ -69,3 +69,17 @@ class ScopedMonitor:
 
     def close(self, timeout: float = 5.0) -> None:
         self.monitor.close(timeout=timeout)
+
+
+class ScopedControl:
+    """The kill switch's commands of a mode's keys (``python -m src.main.control ... --strategy name@paper``)."""
+
+    def __init__(self, repository: Any, mode: str) -> None:
+        self.repository = repository
+        self.mode = mode
+
+    def latest(self, strategy_name: str):
+        return self.repository.latest(state_key(strategy_name, self.mode))
+
+    def close(self) -> None:
+        self.repository.close()

@@ -28,6 +28,7 @@ from src.core.contract.expiry_calculator import ExpiryCalculator
 from src.strategy.application.futures_side import FuturesSide
 from src.strategy.application.handlers import EventLogHandler, MonitorEventHandler, StrategyCounters
 from src.strategy.application.message_bus import MessageBus
+from src.strategy.application.safeguards import GatedExecutionGateway, Safeguards
 from src.strategy.application.trading_cycle import CyclePorts, CycleServices, TradingCycle
 from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
 from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
@@ -86,6 +87,7 @@ class StrategyRuntime:
     warmup_end: datetime | None = None
     event_handlers: tuple = field(default_factory=tuple)
     snapshot_recorder: object | None = None
+    control: object | None = None   # the kill switch's commands: ``latest(strategy_name) -> ControlRequest``
 
     def with_persistence(self, **changes) -> StrategyRuntime:
         return dataclasses.replace(self, **changes)
@@ -151,6 +153,8 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         positions.register_contract(params)
 
     clocks = TradingClocks(calendar=calendar)
+    # Every send and cancel of the executor passes the pre-trade gate (application/safeguards.py).
+    execution_gateway = GatedExecutionGateway(execution_gateway)
     execution = config.order_execution
     execution_settings = ExecutionSettings(execution.timeout_seconds, execution.max_retries,
                                            execution.slippage_ticks, execution.close_escalation_ticks)
@@ -198,6 +202,9 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
     cycle.expiry_watch = ExpiryRiskWatch(ExpiryRiskSettings(config.expiry.risk_alerts, config.expiry.pin_distance),
                                          calendar)
     bus.subscribe_all(EventLogHandler(strategy_name, ports.events))
+    pre_trade = config.pre_trade
+    Safeguards(pre_trade.to_domain(), pre_trade.stale_quote_seconds, pre_trade.stale_quote_scope).attach(
+        cycle, execution_gateway)
     return cycle
 
 

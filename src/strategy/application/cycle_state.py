@@ -35,6 +35,7 @@ def capture(cycle: TradingCycle) -> dict:
         "gamma_scalping": services.gamma_engine.to_dict(),
         "band_trackers": {product: tracker.to_dict() for product, tracker in services.band_trackers.items()},
         "fees": cycle.fees.to_dict(),
+        **({"safeguards": cycle.safeguards.to_dict()} if cycle.safeguards is not None else {}),
     }
 
 
@@ -62,6 +63,8 @@ def restore(cycle: TradingCycle, state: Mapping, at: datetime) -> None:
     cycle.latest_signals.update(state.get("latest_signals", {}))
     cycle.counters.restore(state.get("counters", {}))
     cycle.fees.restore(state.get("fees", {}))
+    if cycle.safeguards is not None and "safeguards" in state:
+        cycle.safeguards.restore(state["safeguards"])
 
 
 def _with_hedge_purposes(executor_state: Mapping, hedge_execution_ids) -> Mapping:

@@ -187,6 +187,7 @@ class TradingCycle:
         # trade_instrument: futures (bootstrap sets it): the signals trade the dominant future, no hedging.
         self.futures_side = None
         self.idle_reason: str | None = None  # set, the cycle decides and hedges nothing (session_gap.py)
+        self.safeguards = None  # the pre-trade gate, reduce-only and the kill switch (application/safeguards.py)
 
     # ------------------------------------------------------------ accessors
     @property
@@ -244,6 +245,10 @@ class TradingCycle:
         if new_day:
             self._forget_expired(bar_time)
         self._advance_time(now)
+        if self.safeguards is not None:
+            for vt_symbol in prints:
+                self.safeguards.on_print(vt_symbol, now)
+            self.safeguards.on_step(now, trading)
         for window_bar in window_bars:
             self._on_window_bar(window_bar, now, trading, recording)
         if trading:
@@ -258,6 +263,8 @@ class TradingCycle:
 
     def on_quote(self, quote: TopOfBook, at: datetime) -> None:
         """Live and paper: the touch and the price limits of a tick."""
+        if self.safeguards is not None:
+            self.safeguards.on_quote(quote, at)
         self.executor.update_price(quote.vt_symbol, bid=quote.bid, ask=quote.ask, last=quote.last,
                                    limit_up=quote.limit_up, limit_down=quote.limit_down)
         if quote.vt_symbol in self.futures and quote.last:
@@ -270,6 +277,8 @@ class TradingCycle:
         if self.positions.order(vt_orderid) is not None:
             self.positions.update_order(vt_orderid, status, traded, at)
         self.executor.on_order_update(vt_orderid, status, traded, at)
+        if self.safeguards is not None:
+            self.safeguards.on_order(vt_orderid, status)
         self._advance_time(now)
         self._publish()
 
@@ -280,6 +289,8 @@ class TradingCycle:
             self.fees.charge(fill.vt_symbol, self._product_of(fill.vt_symbol), fill.direction, fill.offset,
                              fill.price, fill.volume, self.contract_params[fill.vt_symbol].multiplier, fill.at)
         self.executor.on_trade(fill.vt_orderid, fill.vt_tradeid, fill.volume, fill.price, fill.at)
+        if is_new and self.safeguards is not None:
+            self.safeguards.on_fill(fill.vt_orderid, fill.vt_symbol, fill.offset, fill.volume, fill.at)
         if self._is_hedge_order(fill.vt_orderid):
             self.counters.hedge_trade_count += 1
             self.services.gamma_engine.record_fill(fill.vt_tradeid, fill.vt_symbol, fill.direction, fill.volume,
@@ -291,6 +302,9 @@ class TradingCycle:
     def on_time(self, now: datetime) -> None:
         self._settle_expired(now)
         self._advance_time(now)
+        if self.safeguards is not None:
+            self.safeguards.on_step(now)
+            self._register_sent()
         self._publish()
 
     def resume_orders(self, now: datetime) -> None:
@@ -449,7 +463,12 @@ class TradingCycle:
 
     # ------------------------------------------------------------ orders
     def _send(self, instruction: OrderInstruction, at: datetime) -> None:
-        """Every order is worked by the executor; a large one (not a hedge) as an iceberg of visible batches."""
+        """Every order is worked by the executor; a large one (not a hedge) as an iceberg of visible batches.
+        The pre-trade gate sees it first (and every send of it, through the executor's gateway)."""
+        if self.safeguards is not None:
+            instruction = self.safeguards.admit(instruction, at)
+            if instruction is None:
+                return
         if not instruction.is_hedge and instruction.volume > self.services.iceberg_batch_size:
             self.scheduler.submit_iceberg(instruction, at)
         else:
@@ -475,6 +494,8 @@ class TradingCycle:
         register what was sent. (The executor and the scheduler guard their own
         ``on_time`` the same way, for the same callbacks.)
         """
+        if self.safeguards is not None:
+            self.safeguards.observe_time(now)
         if self._advancing_time:
             return
         self._advancing_time = True
@@ -557,6 +578,8 @@ class TradingCycle:
     # ------------------------------------------------------------ hedging
     def _hedge(self, now: datetime) -> None:
         """Measure each product's delta in lots of its future; hedge it when an engine is enabled."""
+        if self.safeguards is not None and self.safeguards.flattening:
+            return  # the kill switch closes the hedges with everything else
         services = self.services
         config = services.hedging_config
         engine = services.gamma_engine if config.gamma_scalping_enabled else (
@@ -592,8 +615,8 @@ class TradingCycle:
         stale = [p for p in self.positions.positions() if p.vt_symbol != hedge_symbol
                  and p.vt_symbol in self.futures and self.futures[p.vt_symbol].product == product
                  and not is_expired(self.futures[p.vt_symbol].expiry, now)]
-        if not stale:
-            return
+        if not stale or (self.safeguards is not None and self.safeguards.is_locked(hedge_symbol)):
+            return  # a locked hedge contract: the lots stay where the gate moved them
         working = self._symbols_being_worked()
         for position in stale:
             if position.vt_symbol in working:
@@ -722,6 +745,7 @@ class TradingCycle:
             "account": self._account_view(at),
             "underlying": {product: self.last_prices.get(vt_symbol)
                            for product, vt_symbol in self.instruments.active_contracts().items()},
+            "safeguards": self.safeguards.view() if self.safeguards is not None else None,
         }
 
     def _account_view(self, at: datetime) -> dict:
@@ -744,6 +768,8 @@ class TradingCycle:
         for source in (services.instruments, services.positions, services.executor, services.scheduler,
                        services.delta_engine, services.gamma_engine):
             events.extend(source.pop_events())
+        if self.safeguards is not None:
+            events.extend(self.safeguards.pop_events())
         if not events:
             return
         for event in events:

@@ -99,7 +99,7 @@ def config():
     return load_strategy_config(DEFAULT_STRATEGY_CONFIG)
 
 
-def make_cycle(config, signals=None, hedging=False, cancel_mode="sync"):
+def make_cycle(config, signals=None, hedging=False, cancel_mode="sync", extra_symbols=()):
     capital = 1_000_000.0
     if hedging:
         # A book big enough to need a whole futures lot: more capital, wider Greeks limits.
@@ -118,7 +118,7 @@ def make_cycle(config, signals=None, hedging=False, cancel_mode="sync"):
     ports = CyclePorts(account=FakeAccount(capital), orders=FakeOrders(), events=LogLines())
     setting = StrategySetting(max_positions=5, position_ratio=0.1, strike_level=4, bar_window=1,
                               bar_interval="MINUTE")
-    cycle = build_cycle("unit", [FUTURE, *OPTIONS], config, setting, gateway, ports, prices_from_bars=True)
+    cycle = build_cycle("unit", [FUTURE, *OPTIONS, *extra_symbols], config, setting, gateway, ports, prices_from_bars=True)
     cycle.services.signal_service = signals or ScriptedSignals()
     listener.cycle = cycle
     published: list[DomainEvent] = []
@@ -127,10 +127,11 @@ def make_cycle(config, signals=None, hedging=False, cancel_mode="sync"):
 
 
 def minute(cycle: TradingCycle, at: datetime, future_close: float = 3900.0, trading: bool = True,
-           put_prices=PUT_PRICES) -> None:
+           put_prices=PUT_PRICES, extra_prints=None) -> None:
     prints = {FUTURE: BarPrint(future_close, 120.0, 50_000.0)}
     prints.update({f"IO2502-P-{strike}.CFFEX": BarPrint(price, 30.0, 900.0) for strike, price in put_prices.items()})
     prints["IO2502-C-4000.CFFEX"] = BarPrint(40.0, 30.0, 900.0)
+    prints.update(extra_prints or {})
     window = [BarSnapshot(FUTURE, at, future_close, future_close, future_close, future_close, 120.0,
                           open_interest=50_000.0)]
     cycle.on_bars(prints, window, at, at + timedelta(minutes=1), trading=trading, recording=True)

@@ -72,6 +72,11 @@ DEFAULT_SEVERITIES: Mapping[str, Severity] = {
     "ManualOpenDetectedEvent": Severity.CRITICAL,
     "ManualCloseDetectedEvent": Severity.CRITICAL,
     "StateCorruptionDetected": Severity.CRITICAL,
+    "PreTradeRefusedEvent": Severity.WARNING,     # the pre-trade gate (application/safeguards.py)
+    "OrderBudgetWarningEvent": Severity.WARNING,
+    "ReduceOnlyChangedEvent": Severity.WARNING,
+    "HedgeRedirectedEvent": Severity.WARNING,
+    "KillSwitchEvent": Severity.CRITICAL,
 }
 DEFAULT_REFUSAL_STAGES = frozenset({"risk", "margin", "sizing"})
 

@@ -213,6 +213,12 @@ def _create_option_market_statistic_tables(database: peewee.Database) -> None:
     database.create_tables(bind_statistic_tables(database).all, safe=True)
 
 
+def _create_strategy_control_table(database: peewee.Database) -> None:
+    from src.strategy.infrastructure.persistence.control_schema import create_control_table
+
+    create_control_table(database)
+
+
 def _create_hk_feed_tables(database: peewee.Database) -> None:
     from src.strategy.infrastructure.persistence.hk_tick_schema import create_hk_tables
 
@@ -227,6 +233,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _create_option_market_statistic_tables),
     Migration(4, "hk_trade_tick, hk_depth_snapshot, hk_seq_gap, hk_feed_checkpoint: the HK tick feed",
               _create_hk_feed_tables),
+    Migration(5, "strategy_control: the kill switch's commands (python -m src.main.control)",
+              _create_strategy_control_table),
 )
 LATEST_VERSION = max([BASELINE_VERSION, *(migration.version for migration in MIGRATIONS)])
 
