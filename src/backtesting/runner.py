@@ -224,6 +224,7 @@ class BacktestRunner:
                                     "risk_breach_count": strategy.risk_breach_count,
                                     **settlement_summary(engine),
                                     **strategy.hedging_summary(),
+                                    **book_risk_summary(strategy),
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
         extra_rows = (("Signals", strategy.signal_count), ("Orders", strategy.order_count),
@@ -268,6 +269,13 @@ def book_at_the_end(strategy) -> dict:
                "offset": view.instruction.offset.value, "lots left": view.remaining,
                "why": view.instruction.reason} for view in cycle.executor.working_executions()]
     return {"open_positions": positions, "working_orders": orders}
+
+
+def book_risk_summary(strategy) -> dict:
+    """The risk in money (breaches once each, refusals, reductions, stress) and the P&L attribution."""
+    cycle = getattr(strategy, "cycle", None)
+    book_risk = getattr(getattr(cycle, "services", None), "book_risk", None)
+    return book_risk.summary(cycle) if book_risk is not None else {}
 
 
 def settlement_summary(engine: OptionBacktestingEngine) -> dict:

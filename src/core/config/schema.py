@@ -113,10 +113,64 @@ class GreeksLimits:
 
 
 @dataclass(frozen=True)
+class MoneyLimitConfig:
+    """A money limit: ``soft`` refuses openings that increase the breach, ``hard`` (>= soft) sends reducing
+    orders."""
+
+    soft: float = field(metadata=bounded(gt=0.0))
+    hard: float | None = field(default=None, metadata=bounded(gt=0.0))
+
+    def __post_init__(self) -> None:
+        if self.hard is not None and self.hard < self.soft:
+            raise InvalidField("hard", f"must be >= soft ({self.soft}), got {self.hard}")
+
+
+@dataclass(frozen=True)
+class MoneyLimitSetConfig:
+    """CNY: delta per 1% move, gamma (delta change) per 1% move, vega per vol point, theta per trading day;
+    a metric left out is not checked."""
+
+    delta: MoneyLimitConfig | None = None
+    gamma: MoneyLimitConfig | None = None
+    vega: MoneyLimitConfig | None = None
+    theta: MoneyLimitConfig | None = None
+
+
+@dataclass(frozen=True)
+class CashLimitsConfig:
+    """``greeks_risk.cash_limits``: limits in money per underlying (IF+IO, IM+MO, ...) and for the book."""
+
+    per_underlying: MoneyLimitSetConfig
+    book: MoneyLimitSetConfig
+    on_hard_breach: Literal["close_largest", "hedge"] = "close_largest"
+
+
+@dataclass(frozen=True)
+class TimeToExpiryConfig:
+    """``greeks_risk.time_to_expiry``: trading time (weekends and closures weighted) or ACT/365."""
+
+    basis: Literal["trading", "calendar"] = "trading"
+    non_trading_day_weight: float = field(default=0.1, metadata=bounded(ge=0.0, le=1.0))
+    trading_days_per_year: int = field(default=244, metadata=bounded(ge=200, le=366))
+
+
+@dataclass(frozen=True)
 class GreeksRiskConfig:
     risk_free_rate: float = field(metadata=bounded(gt=-0.1, lt=1.0))
-    position_limits: GreeksLimits
-    portfolio_limits: GreeksLimits
+    # The former limits per option lot (no multiplier, no price: they add CSI 300 to CSI 1000 deltas).
+    # Still honoured when given (both together); cash_limits are the ones in money. README: translation.
+    position_limits: GreeksLimits | None = None
+    portfolio_limits: GreeksLimits | None = None
+    cash_limits: CashLimitsConfig | None = None
+    time_to_expiry: TimeToExpiryConfig = field(default_factory=TimeToExpiryConfig)
+
+    def __post_init__(self) -> None:
+        if (self.position_limits is None) != (self.portfolio_limits is None):
+            given, missing = (("position_limits", "portfolio_limits") if self.portfolio_limits is None
+                              else ("portfolio_limits", "position_limits"))
+            raise InvalidField(given, f"given without {missing}: the per-lot limits come as a pair, or not at "
+                                      "all; cash_limits are in CNY per underlying (README 'Risk in money' "
+                                      "translates the per-lot ones)")
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ from src.strategy.domain.value_object.advanced_order import AdvancedOrderSetting
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.execution_settings import ExecutionSettings
 from src.strategy.domain.value_object.fee_schedule import FeeSchedule
+from src.strategy.domain.value_object.greeks import GreeksResult
 from src.strategy.domain.value_object.hedging_config import HedgingConfig
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset, OptionQuote
 from src.strategy.domain.value_object.market_input import BarPrint, TopOfBook, TradeFill
@@ -136,6 +137,8 @@ class CycleServices:
     execution_settings: ExecutionSettings
     advanced_settings: AdvancedOrderSettings
     clocks: TradingClocks
+    # The book's risk in money, stress grid and P&L attribution (application.book_risk.BookRisk).
+    book_risk: object | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,8 @@ class TradingCycle:
         if trading:
             self._check_margin(now)
             self._hedge(now)
+        if self.services.book_risk is not None:  # once a minute: limits in money, attribution mark
+            self._pending.extend(self.services.book_risk.on_minute(self, now, trading))
         self._publish()
         if self.state_saver is not None and recording:
             self.state_saver.tick()
@@ -264,8 +269,11 @@ class TradingCycle:
         is_new = self.positions.update_trade(fill.vt_orderid, fill.vt_tradeid, fill.vt_symbol, fill.direction,
                                              fill.offset, fill.price, fill.volume, fill.at)
         if is_new and fill.vt_symbol in self.contract_params:
-            self.fees.charge(fill.vt_symbol, self._product_of(fill.vt_symbol), fill.direction, fill.offset,
-                             fill.price, fill.volume, self.contract_params[fill.vt_symbol].multiplier, fill.at)
+            fee = self.fees.charge(fill.vt_symbol, self._product_of(fill.vt_symbol), fill.direction, fill.offset,
+                                   fill.price, fill.volume, self.contract_params[fill.vt_symbol].multiplier, fill.at)
+            if self.services.book_risk is not None:
+                self.services.book_risk.record_fill(self, fill.vt_symbol, fill.direction, fill.volume, fill.price,
+                                                    fee, fill.at)
         self.executor.on_trade(fill.vt_orderid, fill.vt_tradeid, fill.volume, fill.price, fill.at)
         if self._is_hedge_order(fill.vt_orderid):
             self.counters.hedge_trade_count += 1
@@ -341,8 +349,8 @@ class TradingCycle:
             recorder.record_snapshot(self.strategy_name, self.monitor_view(now), now)
 
     def _decide(self, instrument, bar: BarSnapshot, now: datetime) -> None:
-        _portfolio, breaches = self.services.risk_aggregator.evaluate(self.position_greeks(now), now)
-        self._pending.extend(breaches)
+        # The book's limits are evaluated once a minute (BookRisk.on_minute), not once per product's window
+        # bar: with two products every breach used to be reported twice.
         self._check_closes(instrument, bar, now)
         signal = self.services.signal_service.check_open_signal(instrument, bar)
         if signal is None:
@@ -408,6 +416,14 @@ class TradingCycle:
             self._pending.extend(decision.events)
             self._refuse(now, STAGE_RISK, contract.vt_symbol, decision.reason, instrument.product)
             return
+        if self.services.book_risk is not None:  # the soft limits in money
+            reason, events = self.services.book_risk.check_open(
+                self, contract, -sizing.volume, GreeksResult(price, candidate.delta, candidate.gamma, candidate.vega,
+                                                             candidate.theta), now)
+            if reason is not None:
+                self._pending.extend(events)
+                self._refuse(now, STAGE_RISK, contract.vt_symbol, reason, instrument.product)
+                return
         # The executor prices the order from the touch plus slippage; this is the reference price.
         self._send(OrderInstruction(
             vt_symbol=contract.vt_symbol, direction=Direction.SHORT, offset=Offset.OPEN, volume=sizing.volume,
@@ -496,8 +512,12 @@ class TradingCycle:
                 if view.instruction.vt_symbol in symbols:
                     self.executor.cancel(view.execution_id, now, reason="contract expired and settled")
             for event in outcome.settled:
-                self.fees.settle(event.vt_symbol, self._product_of(event.vt_symbol), event.direction, event.volume,
-                                 exercised=event.vt_symbol in self.options and event.settlement_price > 0)
+                fee = self.fees.settle(event.vt_symbol, self._product_of(event.vt_symbol), event.direction,
+                                       event.volume,
+                                       exercised=event.vt_symbol in self.options and event.settlement_price > 0)
+                if self.services.book_risk is not None:
+                    self.services.book_risk.record_fill(self, event.vt_symbol, event.direction.opposite, event.volume,
+                                                        event.settlement_price, fee, now)
                 self.ports.events.write_log(
                     f"settled {event.direction.value} {event.volume} {event.vt_symbol} at "
                     f"{event.settlement_price:g}: PnL {event.realized_pnl:,.2f} ({event.detail})")
@@ -609,7 +629,10 @@ class TradingCycle:
             "hedge_trade_count": self.counters.hedge_trade_count,
             "max_abs_portfolio_delta": max((t.max_abs_delta for t in trackers), default=0.0),
             "share_of_bars_outside_band": sum(t.outside for t in trackers) / observations if observations else 0.0,
-            "scalping_pnl": self.services.gamma_engine.scalping_pnl,
+            # The futures' P&L marked to market (open hedge lots included), from the P&L attribution;
+            # it replaces the former FIFO "scalping_pnl", which left open lots and the options out.
+            "hedge_pnl": (self.services.book_risk.attribution.totals()["hedge"]
+                          if self.services.book_risk is not None else 0.0),
         }
 
     # ------------------------------------------------------------ Greeks and account
@@ -698,6 +721,7 @@ class TradingCycle:
             "account": self._account_view(at),
             "underlying": {product: self.last_prices.get(vt_symbol)
                            for product, vt_symbol in self.instruments.active_contracts().items()},
+            **({"risk": self.services.book_risk.view(self, at)} if self.services.book_risk is not None else {}),
         }
 
     def _account_view(self, at: datetime) -> dict:
