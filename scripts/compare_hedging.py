@@ -4,10 +4,11 @@
                                                 [--capital 5000000] [--limit-scale 5] [--band 0.5]
 
 Both runs use the 15-minute variant on the sample market (created when missing) with
-the Greeks limits scaled by --limit-scale so that a larger book can be built; the
-hedged run enables delta hedging with the given band. Printed: trades, hedge trades,
-the largest |portfolio delta| seen on a minute bar (in lots of the hedge future, before
-that minute's hedge), the share of minutes outside target +- band, scalping PnL, net PnL.
+the money limits (greeks_risk.cash_limits) scaled by --limit-scale so that a larger book
+can be built; the hedged run enables delta hedging with the given band. Printed: trades,
+hedge trades, the largest |portfolio delta| seen on a minute bar (in lots of the hedge
+future, before that minute's hedge), the share of minutes outside target +- band, the
+hedges' P&L marked to market (from the P&L attribution), breaches, net PnL.
 """
 from __future__ import annotations
 
@@ -29,16 +30,20 @@ from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy
 from src.paths import CONFIG_DIR  # noqa: E402
 
 FIGURES = ("option_trade_count", "hedge_trade_count", "max_abs_portfolio_delta", "share_of_bars_outside_band",
-           "scalping_pnl", "total_net_pnl", "max_drawdown")
+           "hedge_pnl", "risk_breach_count", "total_net_pnl", "max_drawdown")
 
 
 def override_file(folder: Path, hedged: bool, band: float, limit_scale: float) -> Path:
     base = yaml.safe_load((CONFIG_DIR / "timeframe" / "15m.yaml").read_text(encoding="utf-8"))
-    limits = load_strategy_config().greeks_risk
-    base["greeks_risk"] = {
-        "position_limits": {name: value * limit_scale for name, value in vars(limits.position_limits).items()},
-        "portfolio_limits": {name: value * limit_scale for name, value in vars(limits.portfolio_limits).items()},
-    }
+    limits = load_strategy_config().greeks_risk.cash_limits
+
+    def scaled(section) -> dict:
+        return {name: {"soft": limit.soft * limit_scale,
+                       **({"hard": limit.hard * limit_scale} if limit.hard is not None else {})}
+                for name, limit in vars(section).items() if limit is not None}
+
+    base["greeks_risk"] = {"cash_limits": {"per_underlying": scaled(limits.per_underlying),
+                                           "book": scaled(limits.book)}}
     base["hedging"] = {"delta_hedging": {"enabled": hedged, "target_delta": 0.0, "hedging_band": band}}
     path = folder / f"{'hedged' if hedged else 'unhedged'}.yaml"
     path.write_text(yaml.safe_dump(base), encoding="utf-8")

@@ -236,6 +236,7 @@ class BacktestRunner:
                     samples=self.book.samples, trades=trades,
                     flows=premium_flows(trades, lambda vt: registry.get(vt).is_option,
                                         lambda vt: registry.get(vt).size),
+                    attribution=summary.get("attribution"),
                     **book_at_the_end(strategy))
         return BacktestResult(output_dir=output_dir, summary=summary,
                               statistics_table=format_statistics(statistics, counts, extra_rows), counts=counts,

@@ -101,7 +101,8 @@ def test_delta_hedging_keeps_the_book_within_band_plus_one_lot(tmp_path, sample_
     for hedged in (False, True):
         override = yaml.safe_load(OVERRIDE.read_text(encoding="utf-8"))
         override["greeks_risk"] = {"position_limits": {"delta": 4.0, "gamma": 0.5, "vega": 250.0},
-                                   "portfolio_limits": {"delta": 25.0, "gamma": 5.0, "vega": 2500.0}}
+                                   "portfolio_limits": {"delta": 25.0, "gamma": 5.0, "vega": 2500.0},
+                                   "cash_limits": None}  # the per-lot limits alone, as this test was written
         override["hedging"] = {"delta_hedging": {"enabled": hedged, "target_delta": 0.0, "hedging_band": band}}
         path = tmp_path / f"hedged_{hedged}.yaml"
         path.write_text(yaml.safe_dump(override), encoding="utf-8")

@@ -158,20 +158,12 @@ class TimeToExpiryConfig:
 class GreeksRiskConfig:
     risk_free_rate: float = field(metadata=bounded(gt=-0.1, lt=1.0))
     # The former limits per option lot (no multiplier, no price: they add CSI 300 to CSI 1000 deltas).
-    # Still honoured when given (both together); cash_limits are the ones in money. README: translation.
+    # Still honoured when given (one alone leaves the other scope unchecked); cash_limits are the ones in
+    # money. README "Risk in money" translates the former into the latter.
     position_limits: GreeksLimits | None = None
     portfolio_limits: GreeksLimits | None = None
     cash_limits: CashLimitsConfig | None = None
     time_to_expiry: TimeToExpiryConfig = field(default_factory=TimeToExpiryConfig)
-
-    def __post_init__(self) -> None:
-        if (self.position_limits is None) != (self.portfolio_limits is None):
-            given, missing = (("position_limits", "portfolio_limits") if self.portfolio_limits is None
-                              else ("portfolio_limits", "position_limits"))
-            raise InvalidField(given, f"given without {missing}: the per-lot limits come as a pair, or not at "
-                                      "all; cash_limits are in CNY per underlying (README 'Risk in money' "
-                                      "translates the per-lot ones)")
-
 
 @dataclass(frozen=True)
 class OrderExecutionConfig:

@@ -185,7 +185,8 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         execution_settings=execution_settings,
         advanced_settings=advanced_settings,
         clocks=clocks,
-        book_risk=BookRisk(cash_limits_of(limits), legacy_limits=limits.position_limits is not None),
+        book_risk=BookRisk(cash_limits_of(limits), legacy_limits=limits.position_limits is not None
+                           or limits.portfolio_limits is not None),
     )
     bus = MessageBus()
     cycle = TradingCycle(strategy_name, contracts.options, contracts.params, services, ports, bus=bus,
@@ -200,11 +201,13 @@ _UNBOUNDED = 1e300
 
 
 def per_lot_thresholds(limits) -> RiskThresholds:
-    if limits.position_limits is None:
-        unbounded = GreeksLimits(_UNBOUNDED, _UNBOUNDED, _UNBOUNDED)
-        return RiskThresholds(unbounded, unbounded)
-    return RiskThresholds.from_mapping(dataclasses.asdict(limits.position_limits),
-                                       dataclasses.asdict(limits.portfolio_limits))
+    """The former per-lot limits; a scope not configured is unbounded."""
+    def of(section) -> GreeksLimits:
+        if section is None:
+            return GreeksLimits(_UNBOUNDED, _UNBOUNDED, _UNBOUNDED)
+        return GreeksLimits.from_mapping(dataclasses.asdict(section))
+
+    return RiskThresholds(of(limits.position_limits), of(limits.portfolio_limits))
 
 
 def cash_limits_of(limits) -> CashRiskLimits | None:

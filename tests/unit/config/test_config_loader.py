@@ -96,8 +96,6 @@ BAD_OVERRIDES = [
     ({"greeks_risk": {"position_limits": {"delta": 0.8, "gamma": 0.1, "vega": 50},
                       "portfolio_limits": {"delta": 5, "gamma": 1, "vega": -1}}},
      "greeks_risk.portfolio_limits.vega", ">= 0"),
-    ({"greeks_risk": {"position_limits": {"delta": 0.8, "gamma": 0.1, "vega": 50}}},
-     "greeks_risk.position_limits", "cash_limits"),
     ({"greeks_risk": {"cash_limits": {"per_underlying": {"delta": {"soft": 20000, "hard": 10000}}}}},
      "greeks_risk.cash_limits.per_underlying.delta.hard", ">= soft"),
     ({"greeks_risk": {"cash_limits": {"book": {"vega": {"soft": 0}}}}}, "greeks_risk.cash_limits.book.vega.soft",
