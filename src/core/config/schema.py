@@ -178,6 +178,13 @@ class DeltaHedgingConfig:
     hedging_band: float = field(metadata=bounded(ge=0.0))
     enabled: bool = False
     max_hedge_lots: int | None = field(default=None, metadata=bounded(ge=1))
+    # Less churn (README "Hedging with less churn"): the band's floor in lots of the hedge future, a
+    # cost-aware band, and which month hedges.
+    min_band_lots: float = field(default=1.0, metadata=bounded(ge=0.0))
+    band_model: Literal["fixed", "whalley_wilmott"] = "fixed"
+    cost_rate: float = field(default=0.0001, metadata=bounded(ge=0.0, lt=0.01))
+    risk_aversion: float = field(default=1e-6, metadata=bounded(gt=0.0))
+    hedge_month: Literal["options", "dominant"] = "options"
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,9 @@ class HedgingSection:
         return HedgingConfig(
             target_delta=delta.target_delta, hedging_band=delta.hedging_band,
             rebalance_threshold=gamma.rebalance_threshold, delta_hedging_enabled=delta.enabled,
-            gamma_scalping_enabled=gamma.enabled, max_hedge_lots=delta.max_hedge_lots)
+            gamma_scalping_enabled=gamma.enabled, max_hedge_lots=delta.max_hedge_lots,
+            min_band_lots=delta.min_band_lots, band_model=delta.band_model, cost_rate=delta.cost_rate,
+            risk_aversion=delta.risk_aversion, hedge_month=delta.hedge_month)
 
 
 @dataclass(frozen=True)

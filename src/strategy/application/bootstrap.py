@@ -177,7 +177,8 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         hedging_config=hedging_config,
         delta_engine=DeltaHedgingEngine(hedging_config),
         gamma_engine=GammaScalpingEngine(hedging_config),
-        band_trackers={product: DeltaBandTracker(hedging_config.target_delta, hedging_config.hedging_band)
+        band_trackers={product: DeltaBandTracker(hedging_config.target_delta,
+                                                 max(hedging_config.hedging_band, hedging_config.min_band_lots))
                        for product in products},
         contracts=ActiveContractTracker(contracts.futures, BaseFutureSelector(), instruments),
         iceberg_batch_size=advanced_settings.default_iceberg_batch_size,

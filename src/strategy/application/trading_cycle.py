@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from src.strategy.application.handlers import StrategyCounters
+from src.strategy.application.hedge_plan import hedge_plan
 from src.strategy.application.message_bus import MessageBus
 from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
 from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
@@ -182,6 +183,7 @@ class TradingCycle:
         self.largest_margin = 0.0
         self._margin_call = False
         self.previous_closes: dict[str, float] = {}  # the previous day's last prices: the margin basis
+        self.hedge_notes: dict[str, str | None] = {}  # why a product is not hedged in its options' month
 
     # ------------------------------------------------------------ accessors
     @property
@@ -562,6 +564,17 @@ class TradingCycle:
             price = self.last_prices.get(hedge_symbol) if hedge_symbol else None
             if hedge_symbol is None or price is None:
                 continue
+            band = None
+            if engine is services.delta_engine:  # the options' month where it trades; the band's floor (hedge_plan)
+                plan = hedge_plan(self, product, hedge_symbol, now)
+                band = plan.band
+                if plan.contract.note != self.hedge_notes.get(product):
+                    self.hedge_notes[product] = plan.contract.note
+                    if plan.contract.note:
+                        self.ports.events.write_log(f"{product}: {plan.contract.note}")
+                if plan.contract.vt_symbol != hedge_symbol:
+                    hedge_symbol = plan.contract.vt_symbol
+                    price = self.last_prices[hedge_symbol]
             delta = self.product_delta(product, hedge_symbol, now)
             services.band_trackers[product].observe(delta)
             self._roll_hedges(product, hedge_symbol, now)
@@ -576,7 +589,7 @@ class TradingCycle:
                           and self.futures[view.instruction.vt_symbol].product == product)
             instruction = engine.evaluate(portfolio_delta=delta, hedge_symbol=hedge_symbol, reference_price=price,
                                           at=now, long_lots=book.long_lots, short_lots=book.short_lots,
-                                          pending_lots=book.pending_lots + rolling)
+                                          pending_lots=book.pending_lots + rolling, band=band)
             if instruction is not None:
                 self._send(dataclasses.replace(instruction, purpose=OrderPurpose.HEDGE), now)
 
