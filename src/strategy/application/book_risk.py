@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from src.strategy.application.hedge_plan import hedge_plan
 from src.strategy.domain.domain_service.cash_risk_monitor import (
     CashBook,
     CashRiskMonitor,
@@ -141,7 +142,7 @@ class BookRisk:
         breaches, breach_events = self.monitor.evaluate(book, now)
         events.extend(breach_events)
         if any(b.level.value == "hard" for b in breaches):
-            hedges = self._hedge_futures(cycle)
+            hedges = self._hedge_futures(cycle, now)
             for reduction in self.monitor.reductions(book, breaches, hedges, busy=cycle._symbols_being_worked()):
                 event = self._send_reduction(cycle, reduction, now)
                 if event is not None:
@@ -161,9 +162,12 @@ class BookRisk:
         self.legacy_breaches += len(fresh)
         return fresh
 
-    def _hedge_futures(self, cycle) -> dict[str, HedgeFuture]:
+    def _hedge_futures(self, cycle, now: datetime) -> dict[str, HedgeFuture]:
+        """Each underlying's hedge future: the one the delta hedge uses (the options' month where it trades)."""
         hedges = {}
         for product, vt_symbol in cycle.instruments.active_contracts().items():
+            if vt_symbol and cycle.last_prices.get(vt_symbol):
+                vt_symbol = hedge_plan(cycle, product, vt_symbol, now).contract.vt_symbol
             price = cycle.last_prices.get(vt_symbol) if vt_symbol else None
             if vt_symbol and price:
                 hedges[product] = HedgeFuture(vt_symbol, cycle.contract_params[vt_symbol].multiplier, price)
