@@ -288,6 +288,31 @@ class BookRisk:
                            sizing.settings.broker_margin_multiplier)
         return grid.as_dict()
 
+    def to_dict(self) -> dict:
+        """The breaches under way and the counts (the saved state; the attribution is not kept)."""
+        monitor = self.monitor
+        return {"active": [[scope, metric, level.value] for (scope, metric), level in
+                           (monitor._active.items() if monitor else ())],
+                "episodes": monitor.episodes if monitor else 0,
+                "breach_minutes": monitor.breach_minutes if monitor else 0,
+                "legacy_active": sorted([list(key) for key in self._legacy_active]),
+                "legacy_breaches": self.legacy_breaches, "openings_refused": self.openings_refused,
+                "reductions_sent": self.reductions_sent}
+
+    def restore(self, data: Mapping) -> None:
+        """A breach under way when the state was saved is not counted again after a restart."""
+        from src.strategy.domain.value_object.cash_risk import BreachLevel
+
+        if self.monitor is not None:
+            self.monitor._active = {(scope, metric): BreachLevel(level) for scope, metric, level in
+                                    data.get("active", [])}
+            self.monitor.episodes = int(data.get("episodes", 0))
+            self.monitor.breach_minutes = int(data.get("breach_minutes", 0))
+        self._legacy_active = {tuple(key) for key in data.get("legacy_active", [])}
+        self.legacy_breaches = int(data.get("legacy_breaches", 0))
+        self.openings_refused = int(data.get("openings_refused", 0))
+        self.reductions_sent = int(data.get("reductions_sent", 0))
+
     def book_pnl(self, cycle) -> float:
         """The strategy's own P&L: realized plus marked, less fees (what the attribution must add up to)."""
         unrealized = sum(p.unrealized_pnl(cycle.last_prices.get(p.vt_symbol, p.avg_price))

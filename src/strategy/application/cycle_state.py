@@ -35,6 +35,7 @@ def capture(cycle: TradingCycle) -> dict:
         "gamma_scalping": services.gamma_engine.to_dict(),
         "band_trackers": {product: tracker.to_dict() for product, tracker in services.band_trackers.items()},
         "fees": cycle.fees.to_dict(),
+        **({"book_risk": services.book_risk.to_dict()} if services.book_risk is not None else {}),
     }
 
 
@@ -62,6 +63,8 @@ def restore(cycle: TradingCycle, state: Mapping, at: datetime) -> None:
     cycle.latest_signals.update(state.get("latest_signals", {}))
     cycle.counters.restore(state.get("counters", {}))
     cycle.fees.restore(state.get("fees", {}))
+    if services.book_risk is not None:
+        services.book_risk.restore(state.get("book_risk", {}))
 
 
 def _with_hedge_purposes(executor_state: Mapping, hedge_execution_ids) -> Mapping:

@@ -96,3 +96,21 @@ def test_the_monitor_view_carries_cash_greeks_and_the_stress_grid_and_the_attrib
     assert attribution["total"]["total"] == pytest.approx(attribution["book_pnl"], abs=0.01)
     assert attribution["total"]["fees"] < 0 and attribution["total"]["delta"] < 0  # short puts, index down
     assert summary["risk"]["worst_stress"]["pnl"] == stress["worst"]["pnl"]
+
+
+def test_a_breach_under_way_is_not_counted_again_after_a_restart(config):
+    from src.strategy.application import cycle_state
+
+    cycle, gateway, _published = make_cycle(with_limits(config, 1e9))
+    minute(cycle, START)
+    gateway.fill(gateway.last_id(), price=24.0)
+    tighten(cycle, config, 50.0)  # soft only: no reducing order
+    minute(cycle, START + timedelta(minutes=1))
+    assert cycle.counters.risk_breach_count == 1
+    state = cycle_state.capture(cycle)
+    restarted, _gateway, published = make_cycle(with_limits(config, 1e9))
+    tighten(restarted, config, 50.0)
+    cycle_state.restore(restarted, state, START + timedelta(minutes=2))
+    minute(restarted, START + timedelta(minutes=2))
+    assert restarted.counters.risk_breach_count == 1
+    assert not [e for e in published if isinstance(e, GreeksRiskBreachEvent)]
