@@ -35,3 +35,15 @@ def hedge_plan(cycle, product: str, dominant: str, now: datetime) -> HedgePlan:
     params = cycle.contract_params[contract.vt_symbol]
     band = effective_band(settings, gamma_units, cycle.last_prices.get(contract.vt_symbol, 0.0), params.multiplier)
     return HedgePlan(contract, band)
+
+
+def delta_hedge_plan(cycle, product: str, dominant: str, price: float, now: datetime) -> tuple[str, float, float]:
+    """The delta hedge's contract, its price and the band now; logs once why the options' month is not used."""
+    plan = hedge_plan(cycle, product, dominant, now)
+    note = plan.contract.note
+    if note != cycle.hedge_notes.get(product):
+        cycle.hedge_notes[product] = note
+        if note:
+            cycle.ports.events.write_log(f"{product}: {note}")
+    symbol = plan.contract.vt_symbol
+    return symbol, (price if symbol == dominant else cycle.last_prices[symbol]), plan.band

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from src.strategy.application.handlers import StrategyCounters
-from src.strategy.application.hedge_plan import hedge_plan
+from src.strategy.application.hedge_plan import delta_hedge_plan
 from src.strategy.application.message_bus import MessageBus
 from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
 from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
@@ -565,16 +565,8 @@ class TradingCycle:
             if hedge_symbol is None or price is None:
                 continue
             band = None
-            if engine is services.delta_engine:  # the options' month where it trades; the band's floor (hedge_plan)
-                plan = hedge_plan(self, product, hedge_symbol, now)
-                band = plan.band
-                if plan.contract.note != self.hedge_notes.get(product):
-                    self.hedge_notes[product] = plan.contract.note
-                    if plan.contract.note:
-                        self.ports.events.write_log(f"{product}: {plan.contract.note}")
-                if plan.contract.vt_symbol != hedge_symbol:
-                    hedge_symbol = plan.contract.vt_symbol
-                    price = self.last_prices[hedge_symbol]
+            if engine is services.delta_engine:  # the options' month where it trades; the band's floor
+                hedge_symbol, price, band = delta_hedge_plan(self, product, hedge_symbol, price, now)
             delta = self.product_delta(product, hedge_symbol, now)
             services.band_trackers[product].observe(delta)
             self._roll_hedges(product, hedge_symbol, now)
