@@ -111,13 +111,15 @@ def premium_flows(trades: Iterable[TradeData], is_option: Callable[[str], bool],
 
 def write_chart(path: Path, daily: pd.DataFrame, title: str, *, statistics_rows: Iterable[tuple[str, str]] = (),
                 samples: Iterable = (), trades: Iterable[TradeData] = (), flows: Mapping | None = None,
-                open_positions: Iterable[Mapping] = (), working_orders: Iterable[Mapping] = ()) -> None:
+                open_positions: Iterable[Mapping] = (), working_orders: Iterable[Mapping] = (),
+                attribution: Mapping | None = None) -> None:
     """The report a trader reads, one self-contained HTML file (plotly, works offline).
 
     The statistics; equity, drawdown and daily P&L on a trading-day axis (no weekend segments); the
     underlying with the option trades marked; the book's Greeks, margin and capital use over time
-    (``samples``: ``BookSample``s); premium collected and paid back per product and leg; the positions
-    still open and the orders still working at the end.
+    (``samples``: ``BookSample``s); premium collected and paid back per product and leg; the P&L
+    attribution per day (``attribution``: the summary's, stacked by component); the positions still
+    open and the orders still working at the end.
     """
     from plotly.subplots import make_subplots
     import plotly.graph_objects as go
@@ -129,10 +131,12 @@ def write_chart(path: Path, daily: pd.DataFrame, title: str, *, statistics_rows:
     titles = ("Statistics", "Equity", "Drawdown", "Daily net P&L (trading days)",
               "Underlying (active future) and option trades", "Book delta and gamma (per index point, lots)",
               "Book vega and theta (points per vol point / per day)", "Margin and capital use",
-              "Option premium by product and leg (CNY)", "Open at the end", "Working orders at the end")
-    specs = [[{"type": "table"}]] + [[{"type": "xy"}]] * 8 + [[{"type": "table"}], [{"type": "table"}]]
-    figure = make_subplots(rows=11, cols=1, specs=specs, subplot_titles=titles, vertical_spacing=0.025,
-                           row_heights=[0.9, 1, 0.6, 0.6, 1, 0.8, 0.8, 0.8, 0.8, 0.5, 0.5])
+              "Option premium by product and leg (CNY)",
+              "P&L attribution, cumulative by day (CNY): Greeks at the previous mark, execution, hedges, fees",
+              "Open at the end", "Working orders at the end")
+    specs = [[{"type": "table"}]] + [[{"type": "xy"}]] * 9 + [[{"type": "table"}], [{"type": "table"}]]
+    figure = make_subplots(rows=12, cols=1, specs=specs, subplot_titles=titles, vertical_spacing=0.022,
+                           row_heights=[0.9, 1, 0.6, 0.6, 1, 0.8, 0.8, 0.8, 0.8, 0.9, 0.5, 0.5])
     figure.add_trace(go.Table(header={"values": ["", ""]}, cells={
         "values": [[label for label, _ in statistics_rows], [value for _, value in statistics_rows]],
         "align": ["left", "right"]}), row=1, col=1)
@@ -172,14 +176,24 @@ def write_chart(path: Path, daily: pd.DataFrame, title: str, *, statistics_rows:
         for side, color in (("collected", "seagreen"), ("paid back", "firebrick")):
             figure.add_trace(go.Bar(x=keys, y=[flows[key][side] for key in keys], name=f"premium {side}",
                                     marker_color=color), row=9, col=1)
-    for row, rows, what in ((10, open_positions, "positions"), (11, working_orders, "orders")):
+    if attribution and attribution.get("by_day"):
+        days = [day["day"] for day in attribution["by_day"]]
+        for component in [*attribution.get("components", ()), "total"]:
+            running, cumulative = 0.0, []
+            for day in attribution["by_day"]:
+                running += day[component]
+                cumulative.append(running)
+            figure.add_trace(go.Scatter(x=days, y=cumulative, mode="lines", name=f"P&L {component} (cumulative)",
+                                        line={"color": "black", "width": 3} if component == "total" else None),
+                             row=10, col=1)
+    for row, rows, what in ((11, open_positions, "positions"), (12, working_orders, "orders")):
         # plotly.js cannot draw a table without rows: an empty one gets a row saying so.
         columns = list(rows[0]) if rows else [what]
         values = [[item.get(column) for item in rows] for column in columns] if rows else [[f"no {what}"]]
         figure.add_trace(go.Table(header={"values": columns}, cells={"values": values}), row=row, col=1)
-    for row in range(2, 10):
+    for row in range(2, 11):
         figure.update_xaxes(type="category", nticks=12, row=row, col=1)
-    figure.update_layout(title=title, height=3200, template="plotly_white", barmode="group",
+    figure.update_layout(title=title, height=3500, template="plotly_white", barmode="group",
                          legend={"orientation": "h"})
     figure.write_html(str(path), include_plotlyjs=True, full_html=True)
 

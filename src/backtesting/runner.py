@@ -225,6 +225,7 @@ class BacktestRunner:
                                     **settlement_summary(engine),
                                     **strategy.hedging_summary(),
                                     **getattr(strategy, "safeguards_summary", dict)(),
+                                    **book_risk_summary(strategy),
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
         extra_rows = (("Signals", strategy.signal_count), ("Orders", strategy.order_count),
@@ -236,6 +237,7 @@ class BacktestRunner:
                     samples=self.book.samples, trades=trades,
                     flows=premium_flows(trades, lambda vt: registry.get(vt).is_option,
                                         lambda vt: registry.get(vt).size),
+                    attribution=summary.get("attribution"),
                     **book_at_the_end(strategy))
         return BacktestResult(output_dir=output_dir, summary=summary,
                               statistics_table=format_statistics(statistics, counts, extra_rows), counts=counts,
@@ -269,6 +271,13 @@ def book_at_the_end(strategy) -> dict:
                "offset": view.instruction.offset.value, "lots left": view.remaining,
                "why": view.instruction.reason} for view in cycle.executor.working_executions()]
     return {"open_positions": positions, "working_orders": orders}
+
+
+def book_risk_summary(strategy) -> dict:
+    """The risk in money (breaches once each, refusals, reductions, stress) and the P&L attribution."""
+    cycle = getattr(strategy, "cycle", None)
+    book_risk = getattr(getattr(cycle, "services", None), "book_risk", None)
+    return book_risk.summary(cycle) if book_risk is not None else {}
 
 
 def settlement_summary(engine: OptionBacktestingEngine) -> dict:

@@ -101,7 +101,8 @@ def test_delta_hedging_keeps_the_book_within_band_plus_one_lot(tmp_path, sample_
     for hedged in (False, True):
         override = yaml.safe_load(OVERRIDE.read_text(encoding="utf-8"))
         override["greeks_risk"] = {"position_limits": {"delta": 4.0, "gamma": 0.5, "vega": 250.0},
-                                   "portfolio_limits": {"delta": 25.0, "gamma": 5.0, "vega": 2500.0}}
+                                   "portfolio_limits": {"delta": 25.0, "gamma": 5.0, "vega": 2500.0},
+                                   "cash_limits": None}  # the per-lot limits alone, as this test was written
         override["hedging"] = {"delta_hedging": {"enabled": hedged, "target_delta": 0.0, "hedging_band": band}}
         path = tmp_path / f"hedged_{hedged}.yaml"
         path.write_text(yaml.safe_dump(override), encoding="utf-8")
@@ -114,5 +115,23 @@ def test_delta_hedging_keeps_the_book_within_band_plus_one_lot(tmp_path, sample_
     assert hedged["hedge_trade_count"] > 0
     assert hedged["future_trade_count"] == hedged["hedge_trade_count"]
     assert unhedged["max_abs_portfolio_delta"] > band
-    assert hedged["max_abs_portfolio_delta"] <= band + 1.0
+    # The band is never narrower than one futures lot (hedging.delta_hedging.min_band_lots).
+    assert hedged["max_abs_portfolio_delta"] <= max(band, 1.0) + 1.0
     assert hedged["share_of_bars_outside_band"] < unhedged["share_of_bars_outside_band"]
+
+
+def test_summary_carries_risk_in_money_and_an_attribution_that_adds_up(finished_run):
+    result, _engine, published = finished_run
+    summary = result.summary
+    attribution = summary["attribution"]
+    assert abs(attribution["difference"]) <= attribution["tolerance"]
+    assert attribution["total"]["total"] == pytest.approx(attribution["book_pnl"], abs=0.01)
+    assert attribution["total"]["fees"] == pytest.approx(-summary["strategy_fees"])
+    assert attribution["trade_count"] > 0 and attribution["by_day"]
+    risk = summary["risk"]
+    assert risk["breach_count"] == summary["risk_breach_count"]
+    assert set(risk["units"]) == {"delta", "gamma", "vega", "theta"}
+    assert risk["worst_stress"] is not None and risk["worst_stress"]["pnl"] < 0
+    assert "hedge_pnl" in summary and "scalping_pnl" not in summary
+    html = (result.output_dir / "chart.html").read_text(encoding="utf-8")
+    assert "P&amp;L attribution" in html or "P&L attribution" in html

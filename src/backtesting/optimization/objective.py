@@ -20,7 +20,7 @@ METRICS = (
     "daily_trade_count", "total_return", "annual_return", "daily_return", "return_std", "sharpe_ratio",
     "return_drawdown_ratio", "trade_count", "option_trade_count", "future_trade_count", "signal_count",
     "order_count", "refusal_count", "risk_breach_count", "hedge_trade_count", "max_abs_portfolio_delta",
-    "share_of_bars_outside_band", "scalping_pnl",
+    "share_of_bars_outside_band", "hedge_pnl",
 )
 
 _OPERATORS = {

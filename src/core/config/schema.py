@@ -132,11 +132,57 @@ class GreeksLimits:
 
 
 @dataclass(frozen=True)
+class MoneyLimitConfig:
+    """A money limit: ``soft`` refuses openings that increase the breach, ``hard`` (>= soft) sends reducing
+    orders."""
+
+    soft: float = field(metadata=bounded(gt=0.0))
+    hard: float | None = field(default=None, metadata=bounded(gt=0.0))
+
+    def __post_init__(self) -> None:
+        if self.hard is not None and self.hard < self.soft:
+            raise InvalidField("hard", f"must be >= soft ({self.soft}), got {self.hard}")
+
+
+@dataclass(frozen=True)
+class MoneyLimitSetConfig:
+    """CNY: delta per 1% move, gamma (delta change) per 1% move, vega per vol point, theta per trading day;
+    a metric left out is not checked."""
+
+    delta: MoneyLimitConfig | None = None
+    gamma: MoneyLimitConfig | None = None
+    vega: MoneyLimitConfig | None = None
+    theta: MoneyLimitConfig | None = None
+
+
+@dataclass(frozen=True)
+class CashLimitsConfig:
+    """``greeks_risk.cash_limits``: limits in money per underlying (IF+IO, IM+MO, ...) and for the book."""
+
+    per_underlying: MoneyLimitSetConfig
+    book: MoneyLimitSetConfig
+    on_hard_breach: Literal["close_largest", "hedge"] = "close_largest"
+
+
+@dataclass(frozen=True)
+class TimeToExpiryConfig:
+    """``greeks_risk.time_to_expiry``: trading time (weekends and closures weighted) or ACT/365."""
+
+    basis: Literal["trading", "calendar"] = "trading"
+    non_trading_day_weight: float = field(default=0.1, metadata=bounded(ge=0.0, le=1.0))
+    trading_days_per_year: int = field(default=244, metadata=bounded(ge=200, le=366))
+
+
+@dataclass(frozen=True)
 class GreeksRiskConfig:
     risk_free_rate: float = field(metadata=bounded(gt=-0.1, lt=1.0))
-    position_limits: GreeksLimits
-    portfolio_limits: GreeksLimits
-
+    # The former limits per option lot (no multiplier, no price: they add CSI 300 to CSI 1000 deltas).
+    # Still honoured when given (one alone leaves the other scope unchecked); cash_limits are the ones in
+    # money. README "Risk in money" translates the former into the latter.
+    position_limits: GreeksLimits | None = None
+    portfolio_limits: GreeksLimits | None = None
+    cash_limits: CashLimitsConfig | None = None
+    time_to_expiry: TimeToExpiryConfig = field(default_factory=TimeToExpiryConfig)
 
 @dataclass(frozen=True)
 class OrderExecutionConfig:
@@ -153,6 +199,13 @@ class DeltaHedgingConfig:
     hedging_band: float = field(metadata=bounded(ge=0.0))
     enabled: bool = False
     max_hedge_lots: int | None = field(default=None, metadata=bounded(ge=1))
+    # Less churn (README "Hedging with less churn"): the band's floor in lots of the hedge future, a
+    # cost-aware band, and which month hedges.
+    min_band_lots: float = field(default=1.0, metadata=bounded(ge=0.0))
+    band_model: Literal["fixed", "whalley_wilmott"] = "fixed"
+    cost_rate: float = field(default=0.0001, metadata=bounded(ge=0.0, lt=0.01))
+    risk_aversion: float = field(default=1e-6, metadata=bounded(gt=0.0))
+    hedge_month: Literal["options", "dominant"] = "options"
 
 
 @dataclass(frozen=True)
@@ -178,7 +231,9 @@ class HedgingSection:
         return HedgingConfig(
             target_delta=delta.target_delta, hedging_band=delta.hedging_band,
             rebalance_threshold=gamma.rebalance_threshold, delta_hedging_enabled=delta.enabled,
-            gamma_scalping_enabled=gamma.enabled, max_hedge_lots=delta.max_hedge_lots)
+            gamma_scalping_enabled=gamma.enabled, max_hedge_lots=delta.max_hedge_lots,
+            min_band_lots=delta.min_band_lots, band_model=delta.band_model, cost_rate=delta.cost_rate,
+            risk_aversion=delta.risk_aversion, hedge_month=delta.hedge_month)
 
 
 @dataclass(frozen=True)

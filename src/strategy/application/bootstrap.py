@@ -26,6 +26,7 @@ from src.core.config.typed_builder import OriginMap, build
 from src.core.contract.contract_registry import ContractFactory, ContractInfo
 from src.core.contract.expiry_calculator import ExpiryCalculator
 from src.strategy.application.futures_side import FuturesSide
+from src.strategy.application.book_risk import BookRisk
 from src.strategy.application.handlers import EventLogHandler, MonitorEventHandler, StrategyCounters
 from src.strategy.application.message_bus import MessageBus
 from src.strategy.application.safeguards import GatedExecutionGateway, Safeguards
@@ -58,7 +59,9 @@ from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.execution_settings import ExecutionSettings
 from src.strategy.domain.value_object.option_contract import OptionContract, OptionType
 from src.strategy.domain.value_object.put_call_sentiment import PutCallFilter
-from src.strategy.domain.value_object.risk import RiskThresholds
+from src.strategy.domain.value_object.risk import GreeksLimits, RiskThresholds
+from src.strategy.domain.domain_service.time_to_expiry import TradingTimeToExpiry
+from src.strategy.domain.value_object.cash_risk import CashRiskLimits, MoneyLimit, MoneyLimits
 from src.strategy.domain.value_object.trading_calendar import TradingCalendar
 from src.strategy.domain.value_object.exchange_time import TRADING_MINUTES_PER_DAY
 from src.strategy.infrastructure.calendar.holiday_loader import load_cn_calendar
@@ -174,15 +177,16 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         sizing_service=PositionSizingService(SizingSettings(
             max_positions=setting.max_positions, position_ratio=setting.position_ratio,
             broker_margin_multiplier=config.account.broker_margin_multiplier)),
-        risk_aggregator=PortfolioRiskAggregator(RiskThresholds.from_mapping(
-            dataclasses.asdict(limits.position_limits), dataclasses.asdict(limits.portfolio_limits))),
-        greeks=OptionGreeksService(GreeksCalculator("black76"), limits.risk_free_rate),
+        risk_aggregator=PortfolioRiskAggregator(per_lot_thresholds(limits)),
+        greeks=OptionGreeksService(GreeksCalculator("black76"), limits.risk_free_rate,
+                                   time_to_expiry=time_to_expiry_of(limits, clocks)),
         executor=executor,
         scheduler=AdvancedOrderScheduler(executor, advanced_settings, clocks),
         hedging_config=hedging_config,
         delta_engine=DeltaHedgingEngine(hedging_config),
         gamma_engine=GammaScalpingEngine(hedging_config),
-        band_trackers={product: DeltaBandTracker(hedging_config.target_delta, hedging_config.hedging_band)
+        band_trackers={product: DeltaBandTracker(hedging_config.target_delta,
+                                                 max(hedging_config.hedging_band, hedging_config.min_band_lots))
                        for product in products},
         contracts=ActiveContractTracker(contracts.futures, BaseFutureSelector(), instruments),
         iceberg_batch_size=advanced_settings.default_iceberg_batch_size,
@@ -190,6 +194,8 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         execution_settings=execution_settings,
         advanced_settings=advanced_settings,
         clocks=clocks,
+        book_risk=BookRisk(cash_limits_of(limits), legacy_limits=limits.position_limits is not None
+                           or limits.portfolio_limits is not None),
     )
     bus = MessageBus()
     cycle = TradingCycle(strategy_name, contracts.options, contracts.params, services, ports, bus=bus,
@@ -206,6 +212,41 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
     Safeguards(pre_trade.to_domain(), pre_trade.stale_quote_seconds, pre_trade.stale_quote_scope).attach(
         cycle, execution_gateway)
     return cycle
+
+
+# Without the former per-lot limits the aggregator only sums: its bounds are out of reach.
+_UNBOUNDED = 1e300
+
+
+def per_lot_thresholds(limits) -> RiskThresholds:
+    """The former per-lot limits; a scope not configured is unbounded."""
+    def of(section) -> GreeksLimits:
+        if section is None:
+            return GreeksLimits(_UNBOUNDED, _UNBOUNDED, _UNBOUNDED)
+        return GreeksLimits.from_mapping(dataclasses.asdict(section))
+
+    return RiskThresholds(of(limits.position_limits), of(limits.portfolio_limits))
+
+
+def cash_limits_of(limits) -> CashRiskLimits | None:
+    """``greeks_risk.cash_limits`` as the domain's limits (None when not configured)."""
+    config = limits.cash_limits
+    if config is None:
+        return None
+
+    def money(section) -> MoneyLimits:
+        return MoneyLimits(**{name: None if value is None else MoneyLimit(value.soft, value.hard)
+                              for name, value in vars(section).items()})
+
+    return CashRiskLimits(money(config.per_underlying), money(config.book), config.on_hard_breach)
+
+
+def time_to_expiry_of(limits, clocks: TradingClocks):
+    """Trading time (the default) or None for ACT/365 (``greeks_risk.time_to_expiry.basis: calendar``)."""
+    setting = limits.time_to_expiry
+    if setting.basis == "calendar":
+        return None
+    return TradingTimeToExpiry(clocks, setting.non_trading_day_weight, setting.trading_days_per_year)
 
 
 def attach_runtime(cycle: TradingCycle, runtime: StrategyRuntime) -> None:

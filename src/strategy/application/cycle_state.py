@@ -36,6 +36,7 @@ def capture(cycle: TradingCycle) -> dict:
         "band_trackers": {product: tracker.to_dict() for product, tracker in services.band_trackers.items()},
         "fees": cycle.fees.to_dict(),
         **({"safeguards": cycle.safeguards.to_dict()} if cycle.safeguards is not None else {}),
+        **({"book_risk": services.book_risk.to_dict()} if services.book_risk is not None else {}),
     }
 
 
@@ -65,6 +66,8 @@ def restore(cycle: TradingCycle, state: Mapping, at: datetime) -> None:
     cycle.fees.restore(state.get("fees", {}))
     if cycle.safeguards is not None and "safeguards" in state:
         cycle.safeguards.restore(state["safeguards"])
+    if services.book_risk is not None:
+        services.book_risk.restore(state.get("book_risk", {}))
 
 
 def _with_hedge_purposes(executor_state: Mapping, hedge_execution_ids) -> Mapping:

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from src.strategy.application.handlers import StrategyCounters
+from src.strategy.application.hedge_plan import delta_hedge_plan
 from src.strategy.application.message_bus import MessageBus
 from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
 from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
@@ -77,6 +78,7 @@ from src.strategy.domain.value_object.advanced_order import AdvancedOrderSetting
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.execution_settings import ExecutionSettings
 from src.strategy.domain.value_object.fee_schedule import FeeSchedule
+from src.strategy.domain.value_object.greeks import GreeksResult
 from src.strategy.domain.value_object.hedging_config import HedgingConfig
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset, OptionQuote
 from src.strategy.domain.value_object.market_input import BarPrint, TopOfBook, TradeFill
@@ -140,6 +142,8 @@ class CycleServices:
     execution_settings: ExecutionSettings
     advanced_settings: AdvancedOrderSettings
     clocks: TradingClocks
+    # The book's risk in money, stress grid and P&L attribution (application.book_risk.BookRisk).
+    book_risk: object | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ class TradingCycle:
         self.futures_side = None
         self.idle_reason: str | None = None  # set, the cycle decides and hedges nothing (session_gap.py)
         self.safeguards = None  # the pre-trade gate, reduce-only and the kill switch (application/safeguards.py)
+        self.hedge_notes: dict[str, str | None] = {}  # why a product is not hedged in its options' month
 
     # ------------------------------------------------------------ accessors
     @property
@@ -257,6 +262,8 @@ class TradingCycle:
                 self.futures_side.on_minute(self, now)
             else:
                 self._hedge(now)
+        if self.services.book_risk is not None:  # once a minute: limits in money, attribution mark
+            self._pending.extend(self.services.book_risk.on_minute(self, now, trading))
         self._publish()
         if self.state_saver is not None and recording:
             self.state_saver.tick()
@@ -286,8 +293,11 @@ class TradingCycle:
         is_new = self.positions.update_trade(fill.vt_orderid, fill.vt_tradeid, fill.vt_symbol, fill.direction,
                                              fill.offset, fill.price, fill.volume, fill.at)
         if is_new and fill.vt_symbol in self.contract_params:
-            self.fees.charge(fill.vt_symbol, self._product_of(fill.vt_symbol), fill.direction, fill.offset,
-                             fill.price, fill.volume, self.contract_params[fill.vt_symbol].multiplier, fill.at)
+            fee = self.fees.charge(fill.vt_symbol, self._product_of(fill.vt_symbol), fill.direction, fill.offset,
+                                   fill.price, fill.volume, self.contract_params[fill.vt_symbol].multiplier, fill.at)
+            if self.services.book_risk is not None:
+                self.services.book_risk.record_fill(self, fill.vt_symbol, fill.direction, fill.volume, fill.price,
+                                                    fee, fill.at)
         self.executor.on_trade(fill.vt_orderid, fill.vt_tradeid, fill.volume, fill.price, fill.at)
         if is_new and self.safeguards is not None:
             self.safeguards.on_fill(fill.vt_orderid, fill.vt_symbol, fill.offset, fill.volume, fill.at)
@@ -379,8 +389,8 @@ class TradingCycle:
         if self.futures_side is not None:
             self.futures_side.on_window_bar(self, instrument, bar, now)
             return
-        _portfolio, breaches = self.services.risk_aggregator.evaluate(self.position_greeks(now), now)
-        self._pending.extend(breaches)
+        # The book's limits are evaluated once a minute (BookRisk.on_minute), not once per product's window
+        # bar: with two products every breach used to be reported twice.
         self._check_closes(instrument, bar, now)
         signal = self.services.signal_service.check_open_signal(instrument, bar)
         if signal is None:
@@ -446,6 +456,14 @@ class TradingCycle:
             self._pending.extend(decision.events)
             self._refuse(now, STAGE_RISK, contract.vt_symbol, decision.reason, instrument.product)
             return
+        if self.services.book_risk is not None:  # the soft limits in money
+            reason, events = self.services.book_risk.check_open(
+                self, contract, -sizing.volume, GreeksResult(price, candidate.delta, candidate.gamma, candidate.vega,
+                                                             candidate.theta), now)
+            if reason is not None:
+                self._pending.extend(events)
+                self._refuse(now, STAGE_RISK, contract.vt_symbol, reason, instrument.product)
+                return
         # The executor prices the order from the touch plus slippage; this is the reference price.
         self._send(OrderInstruction(
             vt_symbol=contract.vt_symbol, direction=Direction.SHORT, offset=Offset.OPEN, volume=sizing.volume,
@@ -541,8 +559,12 @@ class TradingCycle:
                 if view.instruction.vt_symbol in symbols:
                     self.executor.cancel(view.execution_id, now, reason="contract expired and settled")
             for event in outcome.settled:
-                self.fees.settle(event.vt_symbol, self._product_of(event.vt_symbol), event.direction, event.volume,
-                                 exercised=event.vt_symbol in self.options and event.settlement_price > 0)
+                fee = self.fees.settle(event.vt_symbol, self._product_of(event.vt_symbol), event.direction,
+                                       event.volume,
+                                       exercised=event.vt_symbol in self.options and event.settlement_price > 0)
+                if self.services.book_risk is not None:
+                    self.services.book_risk.record_fill(self, event.vt_symbol, event.direction.opposite, event.volume,
+                                                        event.settlement_price, fee, now)
                 self.ports.events.write_log(
                     f"settled {event.direction.value} {event.volume} {event.vt_symbol} at "
                     f"{event.settlement_price:g}: PnL {event.realized_pnl:,.2f} ({event.detail})")
@@ -589,6 +611,9 @@ class TradingCycle:
             price = self.last_prices.get(hedge_symbol) if hedge_symbol else None
             if hedge_symbol is None or price is None:
                 continue
+            band = None
+            if engine is services.delta_engine:  # the options' month where it trades; the band's floor
+                hedge_symbol, price, band = delta_hedge_plan(self, product, hedge_symbol, price, now)
             delta = self.product_delta(product, hedge_symbol, now)
             services.band_trackers[product].observe(delta)
             self._roll_hedges(product, hedge_symbol, now)
@@ -603,7 +628,7 @@ class TradingCycle:
                           and self.futures[view.instruction.vt_symbol].product == product)
             instruction = engine.evaluate(portfolio_delta=delta, hedge_symbol=hedge_symbol, reference_price=price,
                                           at=now, long_lots=book.long_lots, short_lots=book.short_lots,
-                                          pending_lots=book.pending_lots + rolling)
+                                          pending_lots=book.pending_lots + rolling, band=band)
             if instruction is not None:
                 self._send(dataclasses.replace(instruction, purpose=OrderPurpose.HEDGE), now)
 
@@ -656,7 +681,10 @@ class TradingCycle:
             "hedge_trade_count": self.counters.hedge_trade_count,
             "max_abs_portfolio_delta": max((t.max_abs_delta for t in trackers), default=0.0),
             "share_of_bars_outside_band": sum(t.outside for t in trackers) / observations if observations else 0.0,
-            "scalping_pnl": self.services.gamma_engine.scalping_pnl,
+            # The futures' P&L marked to market (open hedge lots included), from the P&L attribution;
+            # it replaces the former FIFO "scalping_pnl", which left open lots and the options out.
+            "hedge_pnl": (self.services.book_risk.attribution.totals()["hedge"]
+                          if self.services.book_risk is not None else 0.0),
         }
 
     # ------------------------------------------------------------ Greeks and account
@@ -746,6 +774,7 @@ class TradingCycle:
             "underlying": {product: self.last_prices.get(vt_symbol)
                            for product, vt_symbol in self.instruments.active_contracts().items()},
             "safeguards": self.safeguards.view() if self.safeguards is not None else None,
+            **({"risk": self.services.book_risk.view(self, at)} if self.services.book_risk is not None else {}),
         }
 
     def _account_view(self, at: datetime) -> dict:

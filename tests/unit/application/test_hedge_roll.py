@@ -28,10 +28,12 @@ from tests.unit.execution.fakes import FakeTradeGateway
 NEXT = "IF2503.CFFEX"
 
 
-def hedged_cycle(config):
-    hedge = dataclasses.replace(config.hedging.delta_hedging, enabled=True, hedging_band=0.1)
+def hedged_cycle(config, hedge_month="dominant"):
+    # The roll follows the dominant month ("dominant"); "options" keeps the options' month while it trades.
+    hedge = dataclasses.replace(config.hedging.delta_hedging, enabled=True, hedging_band=0.1,
+                                hedge_month=hedge_month)
     wide = dataclasses.replace(config.greeks_risk, position_limits=GreeksLimits(delta=1e4, gamma=1e4, vega=1e6),
-                               portfolio_limits=GreeksLimits(delta=1e5, gamma=1e5, vega=1e7))
+                               portfolio_limits=GreeksLimits(delta=1e5, gamma=1e5, vega=1e7), cash_limits=None)
     config = dataclasses.replace(config, greeks_risk=wide,
                                  hedging=dataclasses.replace(config.hedging, delta_hedging=hedge),
                                  advanced_orders=dataclasses.replace(config.advanced_orders,
@@ -88,3 +90,21 @@ def test_a_hedge_is_rolled_into_the_new_hedge_contract_and_futures_do_not_count_
     assert len(gateway.sent) == sent  # rolled: nothing more to hedge
     held = {(p.vt_symbol, p.direction): p.volume for p in cycle.positions.positions() if p.vt_symbol in cycle.futures}
     assert held == {(NEXT, hedge.direction): lots}
+
+
+def test_hedging_in_the_options_month_stays_there_when_the_dominant_month_moves_on(config):
+    """IO2502 puts are hedged in IF2502 (same month, same expiry and settlement) while IF2502 trades."""
+    cycle, gateway = hedged_cycle(config, hedge_month="options")
+    at = START
+    minute(cycle, at)
+    gateway.fill(gateway.last_id(), price=35.0)
+    at += timedelta(minutes=1)
+    minute(cycle, at)
+    gateway.fill(gateway.last_id(), price=3900.0)
+    cycle.instruments.set_active_contract("IF", NEXT, at)
+    sent = len(gateway.sent)
+    for _ in range(3):
+        at += timedelta(minutes=1)
+        minute(cycle, at)
+    assert all(i.vt_symbol != NEXT for i in gateway.sent[sent:]), "no roll into the dominant month"
+    assert {p.vt_symbol for p in cycle.positions.positions() if p.vt_symbol in cycle.futures} == {FUTURE}

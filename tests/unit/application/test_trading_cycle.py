@@ -106,7 +106,7 @@ def make_cycle(config, signals=None, hedging=False, cancel_mode="sync", extra_sy
         hedge = dataclasses.replace(config.hedging.delta_hedging, enabled=True, hedging_band=0.1)
         risk = config.greeks_risk
         wide = dataclasses.replace(risk, position_limits=GreeksLimits(delta=1e4, gamma=1e4, vega=1e6),
-                                   portfolio_limits=GreeksLimits(delta=1e5, gamma=1e5, vega=1e7))
+                                   portfolio_limits=GreeksLimits(delta=1e5, gamma=1e5, vega=1e7), cash_limits=None)
         config = dataclasses.replace(config, greeks_risk=wide,
                                      hedging=dataclasses.replace(config.hedging, delta_hedging=hedge),
                                      advanced_orders=dataclasses.replace(config.advanced_orders,

@@ -41,8 +41,12 @@ def test_shipped_config_holds_every_key_of_the_spec():
     assert [(p.start, p.end) for p in config.runtime.trading_periods] == [
         (time(8, 40), time(11, 30)), (time(13, 0), time(15, 30))]
     assert config.greeks_risk.risk_free_rate == 0.02
-    assert dataclasses.astuple(config.greeks_risk.position_limits) == (0.8, 0.1, 50.0)
-    assert dataclasses.astuple(config.greeks_risk.portfolio_limits) == (5.0, 1.0, 500.0)
+    assert config.greeks_risk.position_limits is None and config.greeks_risk.portfolio_limits is None
+    cash = config.greeks_risk.cash_limits
+    assert (cash.per_underlying.delta.soft, cash.per_underlying.delta.hard) == (10000.0, 20000.0)
+    assert (cash.book.vega.soft, cash.book.vega.hard) == (6000.0, 12000.0)
+    assert cash.per_underlying.theta is None and cash.on_hard_breach == "close_largest"
+    assert config.greeks_risk.time_to_expiry.basis == "trading"
     assert dataclasses.astuple(config.order_execution) == (30.0, 3, 2, 5)
     assert config.hedging.delta_hedging.target_delta == 0.0
     assert config.hedging.delta_hedging.hedging_band == 0.5
@@ -89,7 +93,19 @@ BAD_OVERRIDES = [
     ({"runtime": {"trading_periods": [{"start": "9h", "end": "11:30"}]}}, "runtime.trading_periods[0].start",
      "HH:MM"),
     ({"runtime": {"trading_periods": []}}, "runtime.trading_periods", "at least one"),
-    ({"greeks_risk": {"portfolio_limits": {"vega": -1}}}, "greeks_risk.portfolio_limits.vega", ">= 0"),
+    ({"greeks_risk": {"position_limits": {"delta": 0.8, "gamma": 0.1, "vega": 50},
+                      "portfolio_limits": {"delta": 5, "gamma": 1, "vega": -1}}},
+     "greeks_risk.portfolio_limits.vega", ">= 0"),
+    ({"greeks_risk": {"cash_limits": {"per_underlying": {"delta": {"soft": 20000, "hard": 10000}}}}},
+     "greeks_risk.cash_limits.per_underlying.delta.hard", ">= soft"),
+    ({"greeks_risk": {"cash_limits": {"book": {"vega": {"soft": 0}}}}}, "greeks_risk.cash_limits.book.vega.soft",
+     "> 0"),
+    ({"greeks_risk": {"cash_limits": {"on_hard_breach": "panic"}}}, "greeks_risk.cash_limits.on_hard_breach",
+     "one of"),
+    ({"greeks_risk": {"cash_limits": {"book": {"rho": {"soft": 1}}}}}, "greeks_risk.cash_limits.book.rho",
+     "unknown key"),
+    ({"greeks_risk": {"time_to_expiry": {"non_trading_day_weight": 1.5}}},
+     "greeks_risk.time_to_expiry.non_trading_day_weight", "<= 1"),
     ({"greeks_risk": {"position_limit": {}}}, "greeks_risk.position_limit", "unknown key"),
     ({"advanced_orders": {"default_twap_slices": 0}}, "advanced_orders.default_twap_slices", ">= 1"),
     ({"hedging": {"gamma_scalping": None}}, "hedging.gamma_scalping", "mapping"),

@@ -55,6 +55,10 @@ class ActiveContractTracker:
         self._daily_volume[vt_symbol] += volume
         self._open_interest[vt_symbol] = open_interest
 
+    def traded_today(self, vt_symbol: str) -> bool:
+        """Whether the future printed volume today (what the hedge month choice asks)."""
+        return self._daily_volume.get(vt_symbol, 0.0) > 0
+
     def start_day_if_new(self, at: datetime) -> bool:
         """True when ``at`` begins a new day: the day's volumes start again from zero."""
         today = at.date()

@@ -26,6 +26,7 @@ price) for ``SmartOrderExecutor``, which sets the limit.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -211,12 +212,14 @@ class HedgingCore:
         return self._policy.enabled(self._settings)
 
     def evaluate(self, *, portfolio_delta: float, hedge_symbol: str, reference_price: float, at: datetime,
-                 long_lots: int = 0, short_lots: int = 0, pending_lots: int = 0) -> OrderInstruction | None:
+                 long_lots: int = 0, short_lots: int = 0, pending_lots: int = 0,
+                 band: float | None = None) -> OrderInstruction | None:
         """The hedge order the portfolio needs now, or None.
 
         ``long_lots`` / ``short_lots``: lots of ``hedge_symbol`` held and not already
         being closed by a working order; ``pending_lots``: signed lots of hedge orders
-        still working. A disabled engine returns None and records nothing: the
+        still working; ``band``: the band for this evaluation (the configured one when None).
+        A disabled engine returns None and records nothing: the
         feature is off, no decision was refused.
         """
         price, long_lots, short_lots, pending_lots = check_hedge_inputs(
@@ -225,6 +228,8 @@ class HedgingCore:
         if not self.enabled:
             return None
         settings, policy = self._settings, self._policy
+        if band is not None and band != settings.hedging_band:  # this evaluation's band (domain_service.hedge_band)
+            settings = dataclasses.replace(settings, hedging_band=band)
         if not math.isfinite(portfolio_delta):
             self._refuse(at, hedge_symbol, portfolio_delta, UNKNOWN_DELTA)
             return None

@@ -3,7 +3,10 @@
 ``scope`` is the position's symbol, or ``"portfolio"`` for the whole book;
 ``metric`` is "delta", "gamma", "vega" or "theta"; ``value`` the exposure and
 ``limit`` the bound on its absolute value, in the units of
-``src.strategy.domain.value_object.risk``.
+``src.strategy.domain.value_object.risk`` (the former per-lot limits), or, when
+``unit`` is given, in money (``src.strategy.domain.value_object.cash_risk``,
+scopes an underlying such as "IF" or "book"). ``level`` is "soft" or "hard" for
+the money limits.
 """
 from __future__ import annotations
 
@@ -15,12 +18,14 @@ from src.strategy.domain.value_object.risk import PORTFOLIO_SCOPE
 
 @dataclass(frozen=True)
 class GreeksRiskBreachEvent(DomainEvent):
-    """The current positions exceed a limit (found by ``PortfolioRiskAggregator.evaluate``)."""
+    """The current positions exceed a limit: recorded once, when the breach begins."""
 
     scope: str
     metric: str
     value: float
     limit: float
+    level: str = "limit"
+    unit: str = ""
 
     @property
     def is_portfolio(self) -> bool:
@@ -28,6 +33,9 @@ class GreeksRiskBreachEvent(DomainEvent):
 
     @property
     def message(self) -> str:
+        if self.unit:
+            return (f"{self.scope} cash {self.metric} {self.value:,.0f} {self.unit} exceeds its {self.level} limit "
+                    f"{self.limit:,.0f}")
         return f"{self.scope} {self.metric} {self.value:.6g} exceeds limit {self.limit:.6g}"
 
 
@@ -44,6 +52,7 @@ class RiskLimitExceededEvent(DomainEvent):
     limit: float
     symbol: str
     quantity: int
+    unit: str = ""
 
     @property
     def is_portfolio(self) -> bool:
@@ -51,5 +60,29 @@ class RiskLimitExceededEvent(DomainEvent):
 
     @property
     def message(self) -> str:
+        if self.unit:
+            return (f"order {self.quantity:+d} {self.symbol} refused: {self.scope} cash {self.metric} would be "
+                    f"{self.value:,.0f} {self.unit}, soft limit {self.limit:,.0f}")
         return (f"order {self.quantity:+d} {self.symbol} refused: {self.scope} {self.metric} would be "
                 f"{self.value:.6g}, limit {self.limit:.6g}")
+
+
+@dataclass(frozen=True)
+class RiskReductionEvent(DomainEvent):
+    """A hard money limit is breached: an order to reduce it was sent (``action``: close_largest or hedge).
+
+    ``lots`` is signed (> 0 buys); ``value`` and ``limit`` in ``unit``."""
+
+    scope: str
+    metric: str
+    value: float
+    limit: float
+    unit: str
+    action: str
+    vt_symbol: str
+    lots: int
+
+    @property
+    def message(self) -> str:
+        return (f"{self.scope} cash {self.metric} {self.value:,.0f} {self.unit} over its hard limit "
+                f"{self.limit:,.0f}: {self.action} {self.lots:+d} {self.vt_symbol}")

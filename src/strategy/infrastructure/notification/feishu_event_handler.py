@@ -65,6 +65,7 @@ DEFAULT_SEVERITIES: Mapping[str, Severity] = {
     "DecisionRefusedEvent": Severity.WARNING,   # only the stages of ``refusal_stages``
     "GreeksRiskBreachEvent": Severity.WARNING,
     "RiskLimitExceededEvent": Severity.WARNING,
+    "RiskReductionEvent": Severity.CRITICAL,   # a hard money limit: reducing orders were sent
     "HedgeRefusedEvent": Severity.WARNING,
     "ExpiryRiskEvent": Severity.WARNING,        # an option held into its last days in the money or pinned
     "OrderRetryExhaustedEvent": Severity.CRITICAL,
