@@ -194,8 +194,11 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         execution_settings=execution_settings,
         advanced_settings=advanced_settings,
         clocks=clocks,
-        book_risk=BookRisk(cash_limits_of(limits), legacy_limits=limits.position_limits is not None
-                           or limits.portfolio_limits is not None),
+        # Futures mode is a directional bet sized by position_ratio (and its stop/target): the options' Greeks
+        # limits would close it as soon as it opens. Its risk is still measured (attribution, stress grid).
+        book_risk=BookRisk(None, legacy_limits=False) if setting.trade_instrument == "futures" else
+        BookRisk(cash_limits_of(limits), legacy_limits=limits.position_limits is not None
+                 or limits.portfolio_limits is not None),
     )
     bus = MessageBus()
     cycle = TradingCycle(strategy_name, contracts.options, contracts.params, services, ports, bus=bus,
