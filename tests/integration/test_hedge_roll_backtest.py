@@ -22,7 +22,7 @@ from src.backtesting.engine import is_settlement
 from src.backtesting.runner import BacktestRunner
 from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
 from src.core.config.env_settings import DatabaseSettings
-from src.core.config.schema import GreeksLimits
+from src.core.config.schema import MoneyLimitConfig, MoneyLimitSetConfig
 from src.core.database_factory import create_database
 from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market
 from src.paths import CONFIG_DIR
@@ -57,16 +57,22 @@ class CountingPositions(StrategyEntry):
 
 
 def hedged_config():
+    """The 15-minute hedged variant with a book large enough to need hedges: money limits x5, a 0.3-lot band
+    (no one-lot floor) and hedges in the dominant month, so a hedge is held when the dominant month rolls."""
     config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, OVERRIDE)
     risk = config.greeks_risk
 
-    def times5(limits: GreeksLimits) -> GreeksLimits:
-        return GreeksLimits(*(5 * value for value in dataclasses.astuple(limits)))
+    def times5(limits: MoneyLimitSetConfig) -> MoneyLimitSetConfig:
+        def scaled(limit: MoneyLimitConfig | None) -> MoneyLimitConfig | None:
+            return None if limit is None else MoneyLimitConfig(5 * limit.soft, limit.hard and 5 * limit.hard)
+        return MoneyLimitSetConfig(*(scaled(getattr(limits, field.name)) for field in dataclasses.fields(limits)))
 
+    cash = risk.cash_limits
     hedging = dataclasses.replace(config.hedging, delta_hedging=dataclasses.replace(
-        config.hedging.delta_hedging, hedging_band=0.3))
+        config.hedging.delta_hedging, hedging_band=0.3, min_band_lots=0.0, hedge_month="dominant"))
     return dataclasses.replace(config, hedging=hedging, greeks_risk=dataclasses.replace(
-        risk, position_limits=times5(risk.position_limits), portfolio_limits=times5(risk.portfolio_limits)))
+        risk, cash_limits=dataclasses.replace(cash, per_underlying=times5(cash.per_underlying),
+                                              book=times5(cash.book))))
 
 
 @pytest.fixture(scope="module")
