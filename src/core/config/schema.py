@@ -28,6 +28,10 @@ class StrategySetting:
     strike_level: int = field(metadata=bounded(ge=1))
     bar_window: int = field(metadata=bounded(ge=1))
     bar_interval: Literal["MINUTE", "HOUR"]
+    # The liquidity filter of the option selector (OptionSelectorSettings).
+    min_volume: float = field(default=10.0, metadata=bounded(ge=0.0))
+    min_open_interest: float = field(default=100.0, metadata=bounded(ge=0.0))
+    max_spread_ratio: float = field(default=0.1, metadata=bounded(gt=0.0))
 
 
 # The strategy classes the framework ships; src.strategy.strategy_entry.STRATEGY_CLASSES maps each to its class

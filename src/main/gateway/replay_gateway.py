@@ -15,10 +15,12 @@ streams the subscribed contracts' data in time order:
   to close would most plausibly take them (a bar closing up dips first, one
   closing down peaks first), then close, at 0.5, 15.5, 30.5 and 45.5 s into the
   minute (repeated prices are merged), with the cumulative volume and turnover
-  of the trading day, the bar's open interest, and a quote one price tick
-  either side of the last price (no bid below one tick). Fed to
-  ``BarPipeline.update_tick`` (what ``StrategyEntry.on_tick`` does), these
-  ticks give back the same 1-minute bars;
+  of the trading day and the bar's open interest. Their quote is the source's
+  own when it has a quote table (``quote_at``: the sample market's), else the
+  quote the backtest's ``FillModel`` estimates around each price (two ticks plus
+  0.4 % of the premium wide for options, one tick either side for futures), both
+  sides showing the bar's volume. Fed to ``BarPipeline.update_tick`` (what
+  ``StrategyEntry.on_tick`` does), these ticks give back the same 1-minute bars;
 - after each day's last data, one record per contract 30 minutes after the
   close with unchanged prices and volume, as CFFEX sends around 15:30: it is
   outside the sessions, so it moves no bar, but it tells a bar builder that
@@ -39,10 +41,13 @@ Orders and fills (``SimulatedExchange``)
 Orders sent to this gateway are matched against the replayed quotes of their
 contract, in the event engine's thread:
 
-- a buy limit fills when the ask is at or below its price, at the ask; a sell
-  limit when the bid is at or above its price, at the bid; a market order at
-  the opposite side; the whole volume fills at once (the replay knows a bar's
-  volume, not the depth of the book);
+- by the backtest's ``FillModel``: a buy limit fills when the ask is at or
+  below its price, at the ask; a sell limit when the bid is at or above its
+  price, at the bid; a market order at the touch; per contract and minute at
+  most the participation cap of the size shown (a quarter, at least one lot),
+  the rest stays working (partial fills); ticks rebuilt from bars exist only
+  for minutes with a print, so nothing fills on a minute nobody traded;
+  ``SimulatedExchange.fill_stats`` counts the fills as the backtest's summary does;
 - an order can only fill on a quote that arrives after it: the gateway's
   matcher is registered with the event engine before the strategy engine
   (``create_engines`` adds gateways first), so on each tick the resting orders
@@ -97,6 +102,8 @@ from src.main.gateway.replay_source import ReplaySource
 from src.strategy.application.bootstrap import option_contract_of
 from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired, settlement_time
 from src.strategy.domain.domain_service.fee_ledger import FeeLedger
+from src.strategy.domain.domain_service.fill_model import FillModel, FillSource, Quote
+from src.strategy.domain.domain_service.fill_statistics import FillStatistics
 from src.strategy.domain.value_object.fee_schedule import FeeSchedule
 from src.strategy.infrastructure.gateway.vnpy_converters import from_vnpy_direction, from_vnpy_offset
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
@@ -148,9 +155,12 @@ class ReplayPlan:
 class TickSynthesizer:
     """Turns 1-minute bars into ticks that ``BarPipeline.update_tick`` turns back into the same bars."""
 
-    def __init__(self, priceticks: Mapping[str, float], gateway_name: str = GATEWAY_NAME) -> None:
+    def __init__(self, priceticks: Mapping[str, float], gateway_name: str = GATEWAY_NAME,
+                 options: set[str] | frozenset[str] = frozenset(), fill_model: FillModel | None = None) -> None:
         self.priceticks = dict(priceticks)
         self.gateway_name = gateway_name
+        self.options = frozenset(options)
+        self.fill_model = fill_model or FillModel()
         self._day: dict[str, list[float]] = {}      # vt_symbol -> [cum volume, cum turnover, open, high, low]
         self._previous_close: dict[str, float] = {}
         self._last: dict[str, TickData] = {}
@@ -162,7 +172,9 @@ class TickSynthesizer:
         self._day.clear()
         self._last.clear()
 
-    def ticks(self, bar: BarData) -> list[TickData]:
+    def ticks(self, bar: BarData, quote: Quote | None = None) -> list[TickData]:
+        """``quote``: the minute's recorded quote (the sample's quote table), put on every tick of the bar;
+        without one, each tick gets the quote the fill model estimates around its price."""
         vt_symbol = bar.vt_symbol
         tick_size = self.priceticks.get(vt_symbol, 0.0)
         if bar.close_price >= bar.open_price:
@@ -188,7 +200,16 @@ class TickSynthesizer:
                 turnover = base_turnover + bar.turnover * share
             day[3] = max(day[3], price)
             day[4] = min(day[4], price)
-            bid = _round_to_tick(price - tick_size, tick_size) if tick_size else price
+            bid_size = ask_size = bar.volume
+            if quote is not None:
+                bid, ask, bid_size, ask_size = quote.bid, quote.ask, quote.bid_size, quote.ask_size
+            elif tick_size:
+                # the quote the fill model estimates around a print (``FillModel.estimated_quote``), showing the
+                # bar's volume: the replay's matcher then fills as the backtest does on bars
+                estimate = self.fill_model.estimated_quote(price, tick_size, bar.volume, vt_symbol in self.options)
+                bid, ask = estimate.bid, estimate.ask
+            else:
+                bid, ask = price, price
             tick = TickData(
                 gateway_name=self.gateway_name, symbol=bar.symbol, exchange=bar.exchange,
                 datetime=bar.datetime + TICK_OFFSETS[index], name=bar.symbol,
@@ -196,9 +217,8 @@ class TickSynthesizer:
                 last_volume=volume - (ticks[-1].volume if ticks else base_volume),
                 open_price=day[2], high_price=day[3], low_price=day[4],
                 pre_close=self._previous_close.get(vt_symbol, 0.0),
-                bid_price_1=bid if bid > 0 else 0.0,
-                ask_price_1=_round_to_tick(price + tick_size, tick_size) if tick_size else price,
-                bid_volume_1=max(bar.volume, 1.0) if bid > 0 else 0.0, ask_volume_1=max(bar.volume, 1.0),
+                bid_price_1=bid if bid > 0 else 0.0, ask_price_1=ask,
+                bid_volume_1=bid_size if bid > 0 else 0.0, ask_volume_1=ask_size if ask > 0 else 0.0,
             )
             ticks.append(tick)
         day[0], day[1] = base_volume + bar.volume, base_turnover + bar.turnover
@@ -249,6 +269,12 @@ class SimulatedExchange:
         self._active: dict[str, dict[str, OrderData]] = defaultdict(dict)
         self._holdings: dict[tuple[str, Direction], _Holding] = defaultdict(_Holding)
         self._schedules: dict[str, TradingSchedule | None] = {}
+        # The backtest's fill model; ``synthesized``: contracts whose ticks today are rebuilt from bars (their
+        # quotes are estimated around the prints); ``_used``: lots filled per contract in its current minute.
+        self.fill_model = FillModel()
+        self.fill_stats = FillStatistics()
+        self.synthesized: set[str] = set()
+        self._used: dict[str, tuple[datetime | None, int]] = {}
 
     def accept(self, req: OrderRequest, now: datetime | None) -> tuple[OrderData, str]:
         """The order as the exchange acknowledges it, and why it was rejected ("" when accepted)."""
@@ -289,44 +315,71 @@ class SimulatedExchange:
         self._release(order)
         return order
 
-    def match(self, tick: TickData) -> list[tuple[OrderData, float]]:
-        """Fill the resting orders of the tick's contract that its quote crosses."""
+    def match(self, tick: TickData) -> list[tuple[OrderData, float, int]]:
+        """Fill the resting orders of the tick's contract that its quote crosses, by the ``FillModel`` the
+        backtest uses: at the touch, at most the minute's participation cap of the size shown (the bar's
+        volume on ticks rebuilt from a bar), the rest left working. Returns (order, price, lots)."""
         active = self._active.get(tick.vt_symbol)
         if not active or not self._in_session(tick):
             return []
+        synthesized = tick.vt_symbol in self.synthesized
+        try:
+            quote = Quote(max(tick.bid_price_1 or 0.0, 0.0), max(tick.ask_price_1 or 0.0, 0.0),
+                          max(tick.bid_volume_1 or 0.0, 0.0), max(tick.ask_volume_1 or 0.0, 0.0),
+                          FillSource.BAR if synthesized else FillSource.QUOTE)
+        except ValueError:
+            return []  # a crossed or broken quote fills nothing
+        minute = tick.datetime.replace(second=0, microsecond=0)
+        used_minute, used = self._used.get(tick.vt_symbol, (None, 0))
+        if used_minute != minute:
+            used = 0
+        contract = self.contracts[tick.vt_symbol]
         fills = []
         for orderid, order in list(active.items()):
-            price = _fill_price(order, tick)
-            if price is None:
+            remaining = int(round(order.volume - order.traded))
+            limit = None if order.type is OrderType.MARKET else order.price
+            decision = self.fill_model.match(from_vnpy_direction(order.direction), limit, remaining, quote, used)
+            if not decision.filled:
                 continue
-            del active[orderid]
-            order.status = Status.ALLTRADED
-            order.traded = order.volume
-            fills.append((order, price))
+            used += decision.volume
+            order.traded += decision.volume
+            complete = order.traded >= order.volume
+            order.status = Status.ALLTRADED if complete else Status.PARTTRADED
+            if complete:
+                del active[orderid]
+            self.fill_stats.record_fill(order.vt_orderid, from_vnpy_direction(order.direction), decision.price,
+                                        decision.volume, decision.source, quote, contract.pricetick,
+                                        contract.size, printed=synthesized or (tick.last_volume or 0) > 0,
+                                        complete=complete, reference=None if synthesized else quote)
+            fills.append((order, decision.price, decision.volume))
+        self._used[tick.vt_symbol] = (minute, used)
         return fills
 
-    def book_trade(self, order: OrderData, price: float, at: datetime) -> tuple[list[TradeData], list[PositionData]]:
+    def book_trade(self, order: OrderData, price: float, at: datetime,
+                   volume: float | None = None) -> tuple[list[TradeData], list[PositionData]]:
+        """One fill of ``volume`` lots (the whole order when None) at ``price``."""
+        volume = order.volume if volume is None else volume
         self._trade_count += 1
         trade = TradeData(gateway_name=self.gateway_name, symbol=order.symbol, exchange=order.exchange,
                           orderid=order.orderid, tradeid=f"{self.session}{self._trade_count}",
-                          direction=order.direction, offset=order.offset, price=price, volume=order.volume,
+                          direction=order.direction, offset=order.offset, price=price, volume=volume,
                           datetime=at)
         size = self.contracts[order.vt_symbol].size
         self.fees.charge(order.vt_symbol, self.products.get(order.vt_symbol, ""), from_vnpy_direction(order.direction),
-                         from_vnpy_offset(order.offset), price, int(order.volume), size, at)
+                         from_vnpy_offset(order.offset), price, int(volume), size, at)
         if order.offset is Offset.OPEN:
             holding = self._holdings[(order.vt_symbol, order.direction)]
-            cost = holding.volume * holding.price + order.volume * price
-            holding.volume += order.volume
+            cost = holding.volume * holding.price + volume * price
+            holding.volume += volume
             holding.price = cost / holding.volume
             touched = [order.direction]
         else:
             side = _closed_side(order.direction)
             holding = self._holdings[(order.vt_symbol, side)]
             sign = 1.0 if side is Direction.LONG else -1.0
-            self.realized_pnl += sign * (price - holding.price) * order.volume * size
-            holding.volume -= order.volume
-            holding.frozen = max(holding.frozen - order.volume, 0.0)
+            self.realized_pnl += sign * (price - holding.price) * volume * size
+            holding.volume -= volume
+            holding.frozen = max(holding.frozen - volume, 0.0)
             if not holding.volume:
                 holding.price = 0.0
             touched = [side]
@@ -393,18 +446,6 @@ def _closed_side(direction: Direction) -> Direction:
     return Direction.SHORT if direction is Direction.LONG else Direction.LONG
 
 
-def _fill_price(order: OrderData, tick: TickData) -> float | None:
-    if order.direction is Direction.LONG:
-        ask = tick.ask_price_1
-        if ask > 0 and (order.type is OrderType.MARKET or order.price >= ask):
-            return ask
-    else:
-        bid = tick.bid_price_1
-        if bid > 0 and (order.type is OrderType.MARKET or order.price <= bid):
-            return bid
-    return None
-
-
 # ----------------------------------------------------------------------------------- the gateway
 class ReplayGateway(BaseGateway):
     default_name: str = GATEWAY_NAME
@@ -454,7 +495,9 @@ class ReplayGateway(BaseGateway):
         self._exchange.capital = capital
         self._exchange.fees = FeeLedger(fees or FeeSchedule())
         self._exchange.products = {info.vt_symbol: info.product for info in contracts}
-        self._synthesizer = TickSynthesizer({vt: c.pricetick for vt, c in self.contracts.items()}, self.gateway_name)
+        self._synthesizer = TickSynthesizer({vt: c.pricetick for vt, c in self.contracts.items()}, self.gateway_name,
+                                            {info.vt_symbol for info in contracts if info.is_option},
+                                            self._exchange.fill_model)
         self._tick_stores = {vt: span for vt, span in source.tick_overview().items() if vt in self.contracts}
         self._settlement = ExpirySettlement(
             {info.vt_symbol: info.expiry for info in contracts if not info.is_option and info.expiry is not None},
@@ -509,6 +552,11 @@ class ReplayGateway(BaseGateway):
         if order is not None:
             self.on_order(copy(order))
 
+    def fill_summary(self) -> dict:
+        """The replay's fills as the backtest's ``summary.json`` reports them (``FillStatistics``)."""
+        with self._lock:
+            return self._exchange.fill_stats.summary()
+
     def query_account(self) -> None:
         with self._lock:
             account = self._exchange.account()
@@ -532,7 +580,8 @@ class ReplayGateway(BaseGateway):
                 self._settlement.record(tick.vt_symbol, tick.datetime, tick.last_price)
             with self._lock:
                 fills = self._exchange.match(tick)
-                booked = [(order, *self._exchange.book_trade(order, price, tick.datetime)) for order, price in fills]
+                booked = [(order, *self._exchange.book_trade(order, price, tick.datetime, volume))
+                          for order, price, volume in fills]
                 account = self._exchange.account() if fills else None
             for order, trades, positions in booked:
                 self.on_order(copy(order))
@@ -629,6 +678,8 @@ class ReplayGateway(BaseGateway):
         synthesizer = self._synthesizer
         synthesizer.new_trading_day()
         ticks: list[TickData] = []
+        synthesized = set()
+        quote_at = getattr(self._source, "quote_at", None)
         for vt_symbol in sorted(self.subscribed):
             stored = self._stored_ticks(vt_symbol, start, end)
             if stored:
@@ -638,7 +689,12 @@ class ReplayGateway(BaseGateway):
                 synthesizer.remember(stored[-1])
                 continue
             for bar in self._source.load_bars(vt_symbol, start, end):
-                ticks.extend(synthesizer.ticks(bar))
+                quote = quote_at(vt_symbol, bar.datetime) if quote_at is not None else None
+                if quote is None:
+                    synthesized.add(vt_symbol)
+                ticks.extend(synthesizer.ticks(bar, quote))
+        with self._lock:
+            self._exchange.synthesized = synthesized
         ticks.sort(key=lambda tick: tick.datetime)
         if ticks:
             last = ticks[-1].datetime
