@@ -277,7 +277,9 @@ class BacktestRunner:
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
         extra_rows = (("Signals", strategy.signal_count), ("Orders", strategy.order_count),
-                      ("Refusals", strategy.refusal_count), ("Risk breaches", strategy.risk_breach_count))
+                      ("Refusals", strategy.refusal_count), ("Risk breaches", strategy.risk_breach_count),
+                      ("Fills on quotes / on bars", f"{summary['fills_on_quotes']} / {summary['fills_on_bars']}"),
+                      ("Orders short of a print", summary["orders_unfilled_for_want_of_print"]))
         write_chart(output_dir / "chart.html", daily,
                     f"{definition.strategy_name} {self.backtest.start} - {self.backtest.end} ({data_source})",
                     statistics_rows=[("Period", f"{self.backtest.start} to {self.backtest.end}")]

@@ -14,7 +14,8 @@ Both the backtest engine and the replay's matcher feed one ``FillStatistics``:
   quotes a fill against a standing quote is legitimate and counted here too);
 - ``far_touch_fills``: fills at or beyond the far touch of a *reference* quote (the recorded quote of
   that minute, when one is known): a buy at or below the bid, a sell at or above the ask. ``None``
-  when no fill had a reference quote.
+  when no fill had a reference quote. ``average_spread_paid_vs_quotes_ticks``: per lot, what the fills paid
+  over the mid of that reference quote (negative: they earned the spread, as fills at the far touch do).
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class FillStatistics:
     fills_on_no_print_minutes: int = 0
     checked_fills: int = 0
     far_touch_fills: int = 0
+    reference_ticks_lots: float = 0.0
+    reference_lots: int = 0
     _waiting_for_print: set[str] = field(default_factory=set)
     _completed: set[str] = field(default_factory=set)
 
@@ -63,6 +66,8 @@ class FillStatistics:
             self.checked_fills += 1
             if is_at_or_beyond_far_touch(Direction(side), price, reference):
                 self.far_touch_fills += 1
+            self.reference_ticks_lots += (price - reference.mid) * Direction(side).sign / tick * volume
+            self.reference_lots += volume
 
     def record_no_print(self, order_id: str) -> None:
         self.no_print_skips += 1
@@ -88,6 +93,8 @@ class FillStatistics:
             "fills_on_no_print_minutes": self.fills_on_no_print_minutes,
             "far_touch_fills": self.far_touch_fills if self.checked_fills else None,
             "fills_checked_against_quotes": self.checked_fills,
+            "average_spread_paid_vs_quotes_ticks": (round(self.reference_ticks_lots / self.reference_lots, 4)
+                                                    if self.reference_lots else None),
         }
 
 
