@@ -173,7 +173,7 @@ def test_the_replay_fills_with_the_same_model(quotes):
         gateway: ReplayGateway = engines.gateways["REPLAY"]
         source = SampleMarketReplaySource(REPLAY_DAY, REPLAY_DAY, products=("IF",), quotes=quotes)
         gateway.prepare(source, [factory.info(OPTION.split(".")[0])], ReplayPlan((), (REPLAY_DAY,)), calendar,
-                        capital=1e6)
+                        capital=5e6)  # 40 short lots need about 1.4 million of margin
         finished = threading.Event()
         engines.event_engine.register(EVENT_REPLAY, lambda event: finished.set()
                                       if event.data.phase is not ReplayPhase.WARMUP_DONE else None)
@@ -216,3 +216,39 @@ def test_the_replay_fills_with_the_same_model(quotes):
     finally:
         engines.gateways["REPLAY"].close()
         engines.close()
+
+
+def test_the_replay_refuses_an_opening_the_account_cannot_margin():
+    from vnpy.trader.constant import OrderType
+    from vnpy.trader.object import OrderRequest
+
+    from src.main.gateway.replay_gateway import SimulatedExchange
+    from src.strategy.application.bootstrap import option_contract_of
+    from src.strategy.domain.value_object.contract_params import ContractParams
+
+    calendar = load_cn_calendar()
+    factory = ContractFactory(ExpiryCalculator(calendar))
+    infos = [factory.info("IO2601-P-4450"), factory.info("IF2601")]
+    contracts = {}
+    for info in infos:
+        contracts[info.vt_symbol] = ContractFactory.contract_data(info)
+    exchange = SimulatedExchange("REPLAY", contracts, 100_000.0)
+    exchange.options = {info.vt_symbol: option_contract_of(info) for info in infos if info.is_option}
+    exchange.params = {info.vt_symbol: ContractParams(info.vt_symbol, info.size, info.pricetick, info.margin_ratio)
+                       for info in infos}
+    exchange.marks = {"IF2601.CFFEX": 4600.0, OPTION: 30.0}
+
+    def order(volume, direction=Direction.SHORT):
+        return OrderRequest(symbol="IO2601-P-4450", exchange=Exchange.CFFEX, direction=direction,
+                            type=OrderType.LIMIT, volume=volume, price=30.0, offset=Offset.OPEN)
+
+    one_lot = exchange._lot_margin(OPTION, Direction.SHORT, 30.0)
+    assert 10_000 < one_lot < 100_000  # 30 x 100 + about 10 % of 460,000 less the OTM amount
+    accepted, reason = exchange.accept(order(1), None)
+    assert reason == "" and accepted.status is Status.NOTTRADED
+    assert exchange.account().frozen == pytest.approx(one_lot)  # the working opening holds its margin
+    refused, reason = exchange.accept(order(10), None)
+    assert refused.status is Status.REJECTED and "insufficient margin" in reason
+    assert exchange.margin_rejections == 1
+    long_call, reason = exchange.accept(order(3, Direction.LONG), None)  # a long option costs its premium only
+    assert reason == ""

@@ -54,7 +54,11 @@ contract, in the event engine's thread:
   are matched before the strategy sees the tick and reacts to it;
 - no fills outside the trading sessions (the 15:30 records above);
 - a close order larger than the open position it closes is rejected, as an
-  exchange would; positions, realized PnL and the account follow the fills.
+  exchange would; so is an opening order whose margin (short options by the
+  CFFEX rule, futures at their rate, long options their premium, all on the
+  last prices, times the broker's multiplier) exceeds the balance less the
+  margin already held and frozen by working openings; positions, realized PnL,
+  fees and the account (``frozen`` = margin) follow the fills.
 
 Orders and trades carry the replayed time, not the machine's.
 
@@ -104,6 +108,9 @@ from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlemen
 from src.strategy.domain.domain_service.fee_ledger import FeeLedger
 from src.strategy.domain.domain_service.fill_model import FillModel, FillSource, Quote
 from src.strategy.domain.domain_service.fill_statistics import FillStatistics
+from src.strategy.domain.domain_service.position_sizing_service import PositionSizingService, SizingSettings
+from src.strategy.domain.value_object.contract_params import ContractParams
+from src.strategy.domain.value_object.option_contract import OptionContract
 from src.strategy.domain.value_object.fee_schedule import FeeSchedule
 from src.strategy.infrastructure.gateway.vnpy_converters import from_vnpy_direction, from_vnpy_offset
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
@@ -273,6 +280,13 @@ class SimulatedExchange:
         # quotes are estimated around the prints); ``_used``: lots filled per contract in its current minute.
         self.fill_model = FillModel()
         self.fill_stats = FillStatistics()
+        # Margin: opening orders the account cannot carry are rejected (``_margin_shortfall``); ``marks`` are the
+        # last prices the gateway saw, ``margin_multiplier`` the broker's on the exchange's rates.
+        self.options: dict[str, OptionContract] = {}
+        self.params: dict[str, ContractParams] = {}
+        self.marks: Mapping[str, float] = {}
+        self.sizing = PositionSizingService()
+        self.margin_rejections = 0
         self.synthesized: set[str] = set()
         self._used: dict[str, tuple[datetime | None, int]] = {}
 
@@ -305,6 +319,49 @@ class SimulatedExchange:
             available = holding.volume - holding.frozen
             if req.volume > available:
                 return f"close {req.volume:g} lots of {req.vt_symbol} but only {available:g} are open and free"
+        else:
+            shortfall = self._margin_shortfall(req)
+            if shortfall:
+                self.margin_rejections += 1
+                return shortfall
+        return ""
+
+    # ------------------------------------------------------------ margin
+    def _lot_margin(self, vt_symbol: str, direction: Direction, price: float) -> float:
+        """Margin (or, for a long option, the premium) one lot ties up, by the strategy's own rules
+        (``PositionSizingService``): short options by the CFFEX rule, futures at their margin ratio."""
+        params = self.params.get(vt_symbol)
+        if params is None or not price > 0:
+            return 0.0
+        option = self.options.get(vt_symbol)
+        if option is None:
+            return self.sizing.future_margin(price, params)
+        if direction is Direction.LONG:
+            return price * params.multiplier
+        underlying = self.marks.get(option.underlying_vt_symbol) or option.strike
+        return self.sizing.short_option_margin(option, price, underlying, params)
+
+    def margin_held(self) -> float:
+        held = 0.0
+        for (vt_symbol, side), holding in self._holdings.items():
+            if holding.volume and not (side is Direction.LONG and vt_symbol in self.options):
+                held += holding.volume * self._lot_margin(vt_symbol, side, self.marks.get(vt_symbol, holding.price))
+        for orders in self._active.values():
+            for order in orders.values():
+                if order.offset is Offset.OPEN:
+                    held += (order.volume - order.traded) * self._lot_margin(
+                        order.vt_symbol, order.direction, self.marks.get(order.vt_symbol, order.price))
+        return held
+
+    def _margin_shortfall(self, req: OrderRequest) -> str:
+        if not self.params:
+            return ""
+        price = self.marks.get(req.vt_symbol) or req.price
+        needed = req.volume * self._lot_margin(req.vt_symbol, req.direction, price)
+        available = self.account().balance - self.margin_held()
+        if needed > available:
+            return (f"insufficient margin to open {req.volume:g} lots of {req.vt_symbol}: needs {needed:,.0f}, "
+                    f"available {available:,.0f}")
         return ""
 
     def cancel(self, req: CancelRequest) -> OrderData | None:
@@ -423,7 +480,8 @@ class SimulatedExchange:
 
     def account(self) -> AccountData:
         return AccountData(gateway_name=self.gateway_name, accountid=self.gateway_name,
-                           balance=self.capital + self.realized_pnl - self.fees.total)
+                           balance=self.capital + self.realized_pnl - self.fees.total,
+                           frozen=self.margin_held() if self.params else 0.0)
 
     def _release(self, order: OrderData) -> None:
         if order.offset is not Offset.OPEN:
@@ -482,8 +540,11 @@ class ReplayGateway(BaseGateway):
 
     # --------------------------------------------------------------- set-up
     def prepare(self, source: ReplaySource, contracts: Sequence[ContractInfo], plan: ReplayPlan,
-                calendar: TradingCalendar, capital: float, fees: FeeSchedule | None = None) -> None:
-        """What to replay; call before ``connect``. ``fees``: what fills cost (none without)."""
+                calendar: TradingCalendar, capital: float, fees: FeeSchedule | None = None,
+                margin_multiplier: float = 1.0) -> None:
+        """What to replay; call before ``connect``. ``fees``: what fills cost (none without);
+        ``margin_multiplier``: the broker's on the exchange's margin rates (opening orders beyond the
+        account's available funds are rejected)."""
         self._source = source
         self._plan = plan
         self._calendar = calendar
@@ -495,6 +556,11 @@ class ReplayGateway(BaseGateway):
         self._exchange.capital = capital
         self._exchange.fees = FeeLedger(fees or FeeSchedule())
         self._exchange.products = {info.vt_symbol: info.product for info in contracts}
+        self._exchange.options = {info.vt_symbol: option_contract_of(info) for info in contracts if info.is_option}
+        self._exchange.params = {info.vt_symbol: ContractParams(info.vt_symbol, info.size, info.pricetick,
+                                                                info.margin_ratio) for info in contracts}
+        self._exchange.marks = self._last_prices
+        self._exchange.sizing = PositionSizingService(SizingSettings(broker_margin_multiplier=margin_multiplier))
         self._synthesizer = TickSynthesizer({vt: c.pricetick for vt, c in self.contracts.items()}, self.gateway_name,
                                             {info.vt_symbol for info in contracts if info.is_option},
                                             self._exchange.fill_model)
@@ -551,6 +617,10 @@ class ReplayGateway(BaseGateway):
             order = self._exchange.cancel(req)
         if order is not None:
             self.on_order(copy(order))
+
+    @property
+    def margin_rejections(self) -> int:
+        return self._exchange.margin_rejections
 
     def fill_summary(self) -> dict:
         """The replay's fills as the backtest's ``summary.json`` reports them (``FillStatistics``)."""

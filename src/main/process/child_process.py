@@ -250,7 +250,8 @@ class ChildProcess:
         gateway: ReplayGateway = engines.gateways["REPLAY"]
         gateway.prepare(source, universe.contracts,
                         ReplayPlan(tuple(warmup_days), tuple(replay_days), replay.speed), calendar,
-                        self.options.capital, fees=self.config.fees.to_domain())
+                        self.options.capital, fees=self.config.fees.to_domain(),
+                        margin_multiplier=self.config.account.broker_margin_multiplier)
         strategy_engine.market_clock = lambda: gateway.market_time
         strategy_engine.history_from_stream = True
         engines.main_engine.connect({"speed": replay.speed}, "REPLAY")
@@ -420,7 +421,9 @@ class ChildProcess:
         if self.trade_store is not None:
             logger.info("replay summary: %d fills in table paper_trade of %s, run_id %s",
                         self.trade_store.trades_recorded, self._database_description, self.trade_store.run_id)
-        logger.info("replay fills: %s", json.dumps(self.replay_gateway.fill_summary(), sort_keys=True))
+        logger.info("replay fills: %s; opening orders rejected for margin: %d",
+                    json.dumps(self.replay_gateway.fill_summary(), sort_keys=True),
+                    self.replay_gateway.margin_rejections)
 
     def _stop_strategies(self, engines: Engines) -> None:
         """vnpy's stop_strategy (on_stop: state saved; orders cancelled), run in the event thread.
