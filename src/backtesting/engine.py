@@ -183,63 +183,78 @@ class OptionBacktestingEngine(BacktestingEngine):
     def cross_limit_order(self) -> None:
         """Match the working orders against this minute's market (see ``FillModel``): on the contract's
         quotes where known, else on its bar (nothing on a minute without a print); partial fills stay
-        working. Without a fill model, vnpy's crossing (the whole order at the bar's open), measured."""
+        working. Without a fill model, vnpy's crossing (the whole order at the bar's open), measured.
+
+        With the model every order meets the minute's market before the strategy hears of any of it (as at
+        an exchange, where the minute's quotes come before the strategy's reaction): vnpy tells the strategy
+        of each fill as it goes, and the strategy's clock then reaches the new minute, so its executor times
+        out (and cancels) orders of the previous minute before they were matched, or, in vnpy's own loop,
+        fills them after they were cancelled."""
+        if self.fill_model is None:
+            self._cross_all_like_vnpy()
+            return
         dt = self.datetime
         used: dict[str, int] = defaultdict(int)
-        for order in list(self.active_limit_orders.values()):
-            if order.vt_orderid not in self.active_limit_orders:
-                continue  # cancelled by the strategy while an earlier fill of this minute was handled
-            if order.status == Status.SUBMITTING:
-                order.status = Status.NOTTRADED
-                self.strategy.update_order(order)
+        orders = list(self.active_limit_orders.values())
+        fills: dict[str, list[FillDecision]] = defaultdict(list)
+        for order in orders:
             vt_symbol = order.vt_symbol
             bar = self.history_data.get((dt, vt_symbol))
             printed = bar is not None and bar.volume > 0
-            reference = self._reference_quote(vt_symbol, dt)
-            if self.fill_model is None:
-                self._cross_like_vnpy(order, printed, reference)
-                continue
             side = from_vnpy_direction(order.direction)
             quotes = self.fill_quotes.quotes(vt_symbol, dt) if self.fill_quotes else ()
             if quotes:
+                decisions = []
                 for quote in quotes:
                     remaining = int(round(order.volume - order.traded))
                     if remaining <= 0:
                         break
                     decision = self.fill_model.match(side, order.price, remaining, quote, used[vt_symbol])
                     if decision.filled:
+                        decisions.append((decision, quote))
                         used[vt_symbol] += decision.volume
-                        self._book_fill(order, decision, printed, quote)
+                        order.traded += decision.volume
+            else:
+                remaining = int(round(order.volume - order.traded))
+                decision = self.fill_model.match_bar(side, order.price, remaining,
+                                                     bar.open_price if printed else None,
+                                                     bar.volume if printed else 0.0, self.priceticks[vt_symbol],
+                                                     used[vt_symbol], is_option=vt_symbol in self.options)
+                decisions = []
+                if decision.no_fill is NoFill.NO_PRINT:
+                    self.fill_stats.record_no_print(order.vt_orderid)
+                elif decision.filled:
+                    decisions.append((decision, self._reference_quote(vt_symbol, dt)))
+                    used[vt_symbol] += decision.volume
+                    order.traded += decision.volume
+            if not decisions:
                 continue
-            remaining = int(round(order.volume - order.traded))
-            decision = self.fill_model.match_bar(side, order.price, remaining,
-                                                 bar.open_price if printed else None, bar.volume if printed else 0.0,
-                                                 self.priceticks[vt_symbol], used[vt_symbol],
-                                                 is_option=vt_symbol in self.options)
-            if decision.no_fill is NoFill.NO_PRINT:
-                self.fill_stats.record_no_print(order.vt_orderid)
-            elif decision.filled:
-                used[vt_symbol] += decision.volume
-                self._book_fill(order, decision, printed, reference)
+            complete = order.traded >= order.volume
+            order.status = Status.ALLTRADED if complete else Status.PARTTRADED
+            if complete:
+                self.active_limit_orders.pop(order.vt_orderid, None)
+            for index, (decision, reference) in enumerate(decisions):
+                self.fill_stats.record_fill(order.vt_orderid, side, decision.price, decision.volume,
+                                            decision.source, decision.quote, self.priceticks[vt_symbol],
+                                            self.sizes[vt_symbol], printed=printed,
+                                            complete=complete and index == len(decisions) - 1, reference=reference)
+            fills[order.vt_orderid] = [decision for decision, _reference in decisions]
+        # Then the strategy hears of it: each order's new state, then its trades.
+        for order in orders:
+            decisions = fills.get(order.vt_orderid)
+            if decisions:
+                self.strategy.update_order(order)
+                for decision in decisions:
+                    self._send_trade(order, decision.price, decision.volume)
+            elif order.status == Status.SUBMITTING:
+                order.status = Status.NOTTRADED
+                self.strategy.update_order(order)
 
     def _reference_quote(self, vt_symbol: str, dt: datetime):
         if not self.reference_quotes:
             return None
         quotes = self.reference_quotes.quotes(vt_symbol, dt)
         return quotes[0] if quotes else None
-
-    def _book_fill(self, order, decision: FillDecision, printed: bool, reference) -> None:
-        order.traded += decision.volume
-        complete = order.traded >= order.volume
-        order.status = Status.ALLTRADED if complete else Status.PARTTRADED
-        if complete:
-            self.active_limit_orders.pop(order.vt_orderid, None)
-        self.fill_stats.record_fill(order.vt_orderid, from_vnpy_direction(order.direction), decision.price,
-                                    decision.volume, decision.source, decision.quote,
-                                    self.priceticks[order.vt_symbol], self.sizes[order.vt_symbol],
-                                    printed=printed, complete=complete, reference=reference)
-        self.strategy.update_order(order)
-        self._send_trade(order, decision.price, decision.volume)
 
     def _send_trade(self, order, price: float, volume: float) -> None:
         self.trade_count += 1
@@ -248,6 +263,17 @@ class OptionBacktestingEngine(BacktestingEngine):
                           price=price, volume=volume, datetime=self.datetime, gateway_name=self.gateway_name)
         self.strategy.update_trade(trade)
         self.trades[trade.vt_tradeid] = trade
+
+    def _cross_all_like_vnpy(self) -> None:
+        """vnpy's loop, unchanged in effect: each order acknowledged and crossed in turn, the strategy told at
+        once (an order it cancels meanwhile is still crossed, as in vnpy)."""
+        dt = self.datetime
+        for order in list(self.active_limit_orders.values()):
+            if order.status == Status.SUBMITTING:
+                order.status = Status.NOTTRADED
+                self.strategy.update_order(order)
+            bar = self.history_data.get((dt, order.vt_symbol))
+            self._cross_like_vnpy(order, bar is not None and bar.volume > 0, self._reference_quote(order.vt_symbol, dt))
 
     def _cross_like_vnpy(self, order, printed: bool, reference) -> None:
         """vnpy's rule: a buy limit at or above the bar's low fills whole at min(limit, open); a sell at or
