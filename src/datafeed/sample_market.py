@@ -33,6 +33,15 @@ What it models
   sparse in the wings, quieter for the second expiry); a bar is written only for
   minutes with volume, as vnpy's portfolio engine fills quiet minutes itself.
 - A contract has no bars after its expiry day.
+- Quotes (``generate_sample_market(quotes=True)``, off by default): every
+  contract's quote for each minute it is listed, trades or not (``SampleMarket.
+  quotes``, ``quote_at``): for an option the quote its first print of the minute
+  is at the bid or the ask of (the close's when it traded once), for a future one
+  tick wide around the minute's opening price, with sizes shown that grow towards
+  the money. They come from random streams of their own, so the bars are the
+  same with or without them; the backtest (``--sample-quotes``) and the replay
+  (``--replay-quotes``) regenerate them in memory from the recorded generation
+  (``regenerate_with_quotes``) rather than storing them.
 
 Every generation is recorded in the database's ``synthetic_market`` table
 (``src.datafeed.synthetic_marker``): the backtest and the replay print
@@ -41,6 +50,7 @@ holds real bars of IF, IM, IO or MO.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -265,6 +275,19 @@ class SampleMarket:
     @cached_property
     def _minute_index(self) -> dict[datetime, int]:
         return {moment: index for index, moment in enumerate(self.minute_datetimes)}
+
+    def quotes_between(self, vt_symbol: str, start: datetime, end: datetime) -> list[tuple[datetime, Quote]]:
+        """The contract's quote of every listed minute in ``[start, end]``, in time order."""
+        series = self.quotes.get(vt_symbol) if self.quotes is not None else None
+        if series is None:
+            return []
+        moments = self.minute_datetimes
+        first = bisect.bisect_left(moments, start)
+        last = bisect.bisect_right(moments, end)
+        low, high = int(series.minute.searchsorted(first)), int(series.minute.searchsorted(last))
+        return [(moments[int(series.minute[i])], Quote(float(series.bid[i]), float(series.ask[i]),
+                                                        float(series.bid_size[i]), float(series.ask_size[i])))
+                for i in range(low, high)]
 
     def quote_at(self, vt_symbol: str, minute: datetime) -> Quote | None:
         """The contract's quote during the minute starting at ``minute`` (None without a quote table, or when

@@ -232,6 +232,45 @@ class TickSynthesizer:
         self._last[vt_symbol] = ticks[-1]
         return ticks
 
+    def with_quotes(self, bars: Sequence[BarData], quotes: Sequence[tuple[datetime, Quote]]) -> list[TickData]:
+        """A contract's bars and its quote table: each bar's ticks carry its minute's quote, and each listed
+        minute without a bar gets one quote tick (no volume, the last price unchanged), so orders meet the
+        standing quotes as the backtest's quote fills do. No tick before the contract has any price."""
+        by_minute = {bar.datetime: bar for bar in bars}
+        ticks: list[TickData] = []
+        for minute, quote in quotes:
+            bar = by_minute.pop(minute, None)
+            if bar is not None:
+                ticks.extend(self.ticks(bar, quote))
+                continue
+            tick = self._quote_tick(bars[0] if bars else None, minute, quote)
+            if tick is not None:
+                ticks.append(tick)
+        for bar in by_minute.values():  # a bar outside the quote table: estimated quotes
+            ticks.extend(self.ticks(bar))
+        ticks.sort(key=lambda tick: tick.datetime)
+        return ticks
+
+    def _quote_tick(self, like: BarData | None, minute: datetime, quote: Quote) -> TickData | None:
+        if like is None:
+            return None
+        vt_symbol = like.vt_symbol
+        last = self._last.get(vt_symbol)
+        price = last.last_price if last is not None else self._previous_close.get(vt_symbol)
+        if not price:
+            return None
+        day = self._day.get(vt_symbol)
+        volume, turnover = (day[0], day[1]) if day is not None else (0.0, 0.0)
+        return TickData(
+            gateway_name=self.gateway_name, symbol=like.symbol, exchange=like.exchange,
+            datetime=minute + TICK_OFFSETS[0], name=like.symbol, volume=volume, turnover=turnover,
+            open_interest=last.open_interest if last is not None else like.open_interest, last_price=price,
+            last_volume=0.0, open_price=day[2] if day else price, high_price=day[3] if day else price,
+            low_price=day[4] if day else price, pre_close=self._previous_close.get(vt_symbol, 0.0),
+            bid_price_1=quote.bid, ask_price_1=quote.ask,
+            bid_volume_1=quote.bid_size if quote.bid > 0 else 0.0,
+            ask_volume_1=quote.ask_size if quote.ask > 0 else 0.0)
+
     def remember(self, tick: TickData) -> None:
         """A stored tick was replayed: it is the contract's last tick for the settlement record."""
         self._last[tick.vt_symbol] = tick
@@ -749,7 +788,7 @@ class ReplayGateway(BaseGateway):
         synthesizer.new_trading_day()
         ticks: list[TickData] = []
         synthesized = set()
-        quote_at = getattr(self._source, "quote_at", None)
+        quotes_between = getattr(self._source, "quotes_between", None)
         for vt_symbol in sorted(self.subscribed):
             stored = self._stored_ticks(vt_symbol, start, end)
             if stored:
@@ -758,11 +797,15 @@ class ReplayGateway(BaseGateway):
                     ticks.append(tick)
                 synthesizer.remember(stored[-1])
                 continue
-            for bar in self._source.load_bars(vt_symbol, start, end):
-                quote = quote_at(vt_symbol, bar.datetime) if quote_at is not None else None
-                if quote is None:
-                    synthesized.add(vt_symbol)
-                ticks.extend(synthesizer.ticks(bar, quote))
+            bars = self._source.load_bars(vt_symbol, start, end)
+            quotes = quotes_between(vt_symbol, start, end) if quotes_between is not None else []
+            if quotes:
+                ticks.extend(synthesizer.with_quotes(bars, quotes))
+                continue
+            if bars:
+                synthesized.add(vt_symbol)
+            for bar in bars:
+                ticks.extend(synthesizer.ticks(bar))
         with self._lock:
             self._exchange.synthesized = synthesized
         ticks.sort(key=lambda tick: tick.datetime)

@@ -4,9 +4,10 @@ Both sources answer the same three questions: which contracts have 1-minute
 bars over which dates (``get_bar_overview``, vnpy's own overview type, so
 ``OptionDiscoveryService`` works on either), the bars of some contracts in a
 time range, and the ticks stored for them (the database only: the sample
-market has none). A source may also answer ``quote_at(vt_symbol, minute)``:
-the sample market's quote table, which the replay then puts on the ticks it
-rebuilds from bars instead of an estimated quote.
+market has none). A source may also answer ``quotes_between(vt_symbol, start,
+end)`` and ``quote_at(vt_symbol, minute)``: the sample market's quote table,
+which the replay then puts on the ticks it rebuilds from bars instead of an
+estimated quote, adding one quote tick in each listed minute without a print.
 
 ``SampleMarketReplaySource`` generates the market in memory and never writes
 it: the data recorder's end-to-end test replays it into an empty database and
@@ -121,6 +122,11 @@ class SampleMarketReplaySource:
     def quote_at(self, vt_symbol: str, minute: datetime) -> Quote | None:
         return self.market.quote_at(vt_symbol, minute)
 
+    def quotes_between(self, vt_symbol: str, start: datetime, end: datetime) -> list[tuple[datetime, Quote]]:
+        if self.market.quotes is None:
+            return []
+        return self.market.quotes_between(vt_symbol, _aware(start), _aware(end))
+
     def _series(self, vt_symbol: str) -> tuple[list[BarData], list[datetime]]:
         if vt_symbol not in self._bars:
             bars = self.market.bars[vt_symbol]
@@ -159,6 +165,9 @@ class QuotedReplaySource:
 
     def quote_at(self, vt_symbol: str, minute: datetime) -> Quote | None:
         return self.market.quote_at(vt_symbol, minute)
+
+    def quotes_between(self, vt_symbol: str, start: datetime, end: datetime) -> list[tuple[datetime, Quote]]:
+        return self.market.quotes_between(vt_symbol, _aware(start), _aware(end))
 
 
 __all__ = ["DatabaseReplaySource", "QuotedReplaySource", "ReplaySource", "SampleMarketReplaySource"]
