@@ -258,3 +258,23 @@ def test_the_replay_refuses_an_opening_the_account_cannot_margin():
     assert exchange.margin_rejections == 1
     long_call, reason = exchange.accept(order(3, Direction.LONG), None)  # a long option costs its premium only
     assert reason == ""
+
+
+def test_the_backtest_fills_on_recorded_ticks_where_the_database_has_them(tmp_path):
+    database = create_database(DatabaseSettings.from_environment({"VNPY_DATABASE_DATABASE": str(tmp_path / "k.db")}))
+    day = date(2026, 1, 9)
+    ensure_sample_market(database, date(2026, 1, 8), day)
+    symbol = OPTION.split(".")[0]
+    database.save_tick_data([TickData(gateway_name="DB", symbol=symbol, exchange=Exchange.CFFEX,
+                                      datetime=datetime(2026, 1, 9, 10, 1, 5, tzinfo=EXCHANGE_TIMEZONE),
+                                      last_price=20.0, bid_price_1=20.0, ask_price_1=20.6, bid_volume_1=8,
+                                      ask_volume_1=9)])
+    config = load_strategy_config(DEFAULT_STRATEGY_CONFIG)
+    runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=day, end=day), database,
+                            DEFAULT_STRATEGY_CONFIG)
+    engine = runner.prepare_engine()
+    assert engine.fill_model is not None and engine.fill_quotes.describe() == "recorded ticks of 1 contracts"
+    (minute,) = [dt for dt in engine.dts if (dt.day, dt.hour, dt.minute) == (9, 10, 1)]
+    (quote,) = engine.fill_quotes.quotes(OPTION, minute)  # the engine's own minute, as the replay loop asks
+    assert (quote.bid, quote.ask, quote.bid_size) == (20.0, 20.6, 8)
+    assert engine.fill_quotes.quotes(OPTION, minute.replace(minute=2)) == ()
