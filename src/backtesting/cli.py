@@ -50,6 +50,12 @@ def build_parser() -> OneLineArgumentParser:
                         help="create the synthetic sample market first when the database has none for the dates")
     parser.add_argument("--futures-only", action="store_true",
                         help="run without options (real futures history): signals and roll run, openings are refused")
+    parser.add_argument("--fills", choices=("quotes", "vnpy"), default="quotes",
+                        help="quotes: the quote-aware fill model (default); vnpy: vnpy's crossing at the next "
+                             "bar's open, for comparison")
+    parser.add_argument("--sample-quotes", choices=("fill", "check"), default=None,
+                        help="the sample market's quote table (regenerated in memory, about 20 s): fill on it, "
+                             "or only check the fills against it (far-touch fills)")
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -105,7 +111,7 @@ def _run(args, strategy_config, products, output_dir: Path, started: float) -> i
                   f"in {time.monotonic() - started:.0f} s", flush=True)
 
     runner = BacktestRunner(strategy_config, products, backtest, database, args.config, args.override_config,
-                            futures_only=args.futures_only)
+                            futures_only=args.futures_only, fills=args.fills, sample_quotes=args.sample_quotes)
     try:
         result = runner.run(output_dir, progress_factory=None if args.no_progress else _progress_bar)
     except BacktestFailedError as exc:

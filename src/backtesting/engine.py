@@ -20,6 +20,8 @@ from vnpy_portfoliostrategy import BacktestingEngine
 from vnpy_portfoliostrategy.template import StrategyTemplate
 
 from src.strategy.domain.domain_service.fee_ledger import FeeLedger
+from src.strategy.domain.domain_service.fill_model import FillDecision, FillModel, FillSource, NoFill
+from src.strategy.domain.domain_service.fill_statistics import FillStatistics
 from src.strategy.domain.value_object.fee_schedule import FeeSchedule
 from src.strategy.infrastructure.gateway.vnpy_converters import from_vnpy_direction, from_vnpy_offset
 from src.core.config.errors import UserInputError
@@ -62,6 +64,12 @@ class OptionBacktestingEngine(BacktestingEngine):
         self.database = database
         self.replayed_bars = 0  # bars read during a streamed replay
         self._reader = None
+        # Fills: the quote-aware model (None: vnpy's own crossing at the next bar's open, kept for comparison),
+        # the quotes it fills against where known, the quotes fills are checked against, and what they cost.
+        self.fill_model: FillModel | None = None
+        self.fill_quotes = None      # a QuoteBook (src.backtesting.quote_book) or None
+        self.reference_quotes = None
+        self.fill_stats = FillStatistics()
 
     # ------------------------------------------------------------------ streaming
     def load_data(self) -> None:
@@ -170,6 +178,125 @@ class OptionBacktestingEngine(BacktestingEngine):
         super().new_bars(dt)
         if self.progress is not None:
             self.progress.update(1)
+
+    # ------------------------------------------------------------ fills
+    def cross_limit_order(self) -> None:
+        """Match the working orders against this minute's market (see ``FillModel``): on the contract's
+        quotes where known, else on its bar (nothing on a minute without a print); partial fills stay
+        working. Without a fill model, vnpy's crossing (the whole order at the bar's open), measured.
+
+        With the model every order meets the minute's market before the strategy hears of any of it (as at
+        an exchange, where the minute's quotes come before the strategy's reaction): vnpy tells the strategy
+        of each fill as it goes, and the strategy's clock then reaches the new minute, so its executor times
+        out (and cancels) orders of the previous minute before they were matched, or, in vnpy's own loop,
+        fills them after they were cancelled."""
+        if self.fill_model is None:
+            self._cross_all_like_vnpy()
+            return
+        dt = self.datetime
+        used: dict[str, int] = defaultdict(int)
+        orders = list(self.active_limit_orders.values())
+        fills: dict[str, list[FillDecision]] = defaultdict(list)
+        for order in orders:
+            vt_symbol = order.vt_symbol
+            bar = self.history_data.get((dt, vt_symbol))
+            printed = bar is not None and bar.volume > 0
+            side = from_vnpy_direction(order.direction)
+            quotes = self.fill_quotes.quotes(vt_symbol, dt) if self.fill_quotes else ()
+            if quotes:
+                decisions = []
+                for quote in quotes:
+                    remaining = int(round(order.volume - order.traded))
+                    if remaining <= 0:
+                        break
+                    decision = self.fill_model.match(side, order.price, remaining, quote, used[vt_symbol])
+                    if decision.filled:
+                        decisions.append((decision, quote))
+                        used[vt_symbol] += decision.volume
+                        order.traded += decision.volume
+            else:
+                remaining = int(round(order.volume - order.traded))
+                decision = self.fill_model.match_bar(side, order.price, remaining,
+                                                     bar.open_price if printed else None,
+                                                     bar.volume if printed else 0.0, self.priceticks[vt_symbol],
+                                                     used[vt_symbol], is_option=vt_symbol in self.options)
+                decisions = []
+                if decision.no_fill is NoFill.NO_PRINT:
+                    self.fill_stats.record_no_print(order.vt_orderid)
+                elif decision.filled:
+                    decisions.append((decision, self._reference_quote(vt_symbol, dt)))
+                    used[vt_symbol] += decision.volume
+                    order.traded += decision.volume
+            if not decisions:
+                continue
+            complete = order.traded >= order.volume
+            order.status = Status.ALLTRADED if complete else Status.PARTTRADED
+            if complete:
+                self.active_limit_orders.pop(order.vt_orderid, None)
+            for index, (decision, reference) in enumerate(decisions):
+                self.fill_stats.record_fill(order.vt_orderid, side, decision.price, decision.volume,
+                                            decision.source, decision.quote, self.priceticks[vt_symbol],
+                                            self.sizes[vt_symbol], printed=printed,
+                                            complete=complete and index == len(decisions) - 1, reference=reference)
+            fills[order.vt_orderid] = [decision for decision, _reference in decisions]
+        # Then the strategy hears of it: each order's new state, then its trades.
+        for order in orders:
+            decisions = fills.get(order.vt_orderid)
+            if decisions:
+                self.strategy.update_order(order)
+                for decision in decisions:
+                    self._send_trade(order, decision.price, decision.volume)
+            elif order.status == Status.SUBMITTING:
+                order.status = Status.NOTTRADED
+                self.strategy.update_order(order)
+
+    def _reference_quote(self, vt_symbol: str, dt: datetime):
+        if not self.reference_quotes:
+            return None
+        quotes = self.reference_quotes.quotes(vt_symbol, dt)
+        return quotes[0] if quotes else None
+
+    def _send_trade(self, order, price: float, volume: float) -> None:
+        self.trade_count += 1
+        trade = TradeData(symbol=order.symbol, exchange=order.exchange, orderid=order.orderid,
+                          tradeid=str(self.trade_count), direction=order.direction, offset=order.offset,
+                          price=price, volume=volume, datetime=self.datetime, gateway_name=self.gateway_name)
+        self.strategy.update_trade(trade)
+        self.trades[trade.vt_tradeid] = trade
+
+    def _cross_all_like_vnpy(self) -> None:
+        """vnpy's loop, unchanged in effect: each order acknowledged and crossed in turn, the strategy told at
+        once (an order it cancels meanwhile is still crossed, as in vnpy)."""
+        dt = self.datetime
+        for order in list(self.active_limit_orders.values()):
+            if order.status == Status.SUBMITTING:
+                order.status = Status.NOTTRADED
+                self.strategy.update_order(order)
+            bar = self.history_data.get((dt, order.vt_symbol))
+            self._cross_like_vnpy(order, bar is not None and bar.volume > 0, self._reference_quote(order.vt_symbol, dt))
+
+    def _cross_like_vnpy(self, order, printed: bool, reference) -> None:
+        """vnpy's rule: a buy limit at or above the bar's low fills whole at min(limit, open); a sell at or
+        below its high at max(limit, open); the bar may be a forward-filled copy of an older one."""
+        bar = self.bars[order.vt_symbol]
+        if order.direction == Direction.LONG:
+            crossed = bar.low_price > 0 and order.price >= bar.low_price
+            price = min(order.price, bar.open_price)
+        else:
+            crossed = bar.high_price > 0 and order.price <= bar.high_price
+            price = max(order.price, bar.open_price)
+        if not crossed:
+            return
+        volume = order.volume - order.traded
+        order.traded = order.volume
+        order.status = Status.ALLTRADED
+        self.active_limit_orders.pop(order.vt_orderid, None)
+        self.fill_stats.record_fill(order.vt_orderid, from_vnpy_direction(order.direction), price, int(volume),
+                                    FillSource.BAR, None, self.priceticks[order.vt_symbol],
+                                    self.sizes[order.vt_symbol], printed=printed, complete=True,
+                                    reference=reference)
+        self.strategy.update_order(order)
+        self._send_trade(order, price, volume)
 
     # ------------------------------------------------------------ expiry
     # vnpy forward-fills a symbol's last bar for ever once its data ends: an expired

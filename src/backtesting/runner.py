@@ -8,6 +8,7 @@ listed over the dates (SymbolGenerator)  4. their options found in the database
 from __future__ import annotations
 
 import logging
+import time as time_module
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -39,12 +40,16 @@ from src.core.contract.option_discovery import OptionDiscoveryService
 from src.core.contract.symbol_generator import SymbolGenerator
 from src.datafeed.synthetic_marker import synthetic_description
 from src.strategy.application.bootstrap import StrategyRuntime, warmup_trading_days
+from src.strategy.domain.domain_service.fill_model import FillModel, FillSettings
 from src.strategy.domain.value_object.trading_session import product_code
 from src.strategy.infrastructure.calendar.holiday_loader import calendar_edge_warning, load_cn_calendar
 from src.strategy.strategy_entry import STRATEGY_CLASSES
 
 logger = logging.getLogger("backtesting")
 
+FILLS_QUOTES, FILLS_VNPY = "quotes", "vnpy"
+FILL_MODES = (FILLS_QUOTES, FILLS_VNPY)
+SAMPLE_QUOTE_MODES = ("fill", "check")
 
 
 class BacktestFailedError(Exception):
@@ -64,9 +69,22 @@ class BacktestResult:
 class BacktestRunner:
     def __init__(self, strategy_config: StrategyConfig, products: tuple[str, ...], backtest: BacktestConfig,
                  database: BaseDatabase, config_file: Path, override_config_file: Path | None = None,
-                 futures_only: bool = False, event_handlers: tuple = (), stream_days: int | None = 1) -> None:
+                 futures_only: bool = False, event_handlers: tuple = (), stream_days: int | None = 1,
+                 fills: str = FILLS_QUOTES, sample_quotes: str | None = None,
+                 fill_settings: FillSettings | None = None) -> None:
         """``event_handlers``: (event type, handler) pairs subscribed to the strategy's message bus.
-        ``stream_days``: the engine reads bars that many days at a time (None: the whole range first)."""
+        ``stream_days``: the engine reads bars that many days at a time (None: the whole range first).
+        ``fills``: ``quotes`` the quote-aware ``FillModel`` (recorded ticks where the database has them, else
+        bars with an estimated spread), ``vnpy`` vnpy's own crossing at the next bar's open (for comparison).
+        ``sample_quotes``: ``fill`` fill on the sample market's quote table (regenerated in memory), ``check``
+        only measure the fills against it (far-touch fills); None: neither."""
+        if fills not in FILL_MODES:
+            raise UserInputError(f"fills must be one of {', '.join(FILL_MODES)}, got {fills!r}")
+        if sample_quotes not in (None, *SAMPLE_QUOTE_MODES):
+            raise UserInputError(f"sample quotes must be one of {', '.join(SAMPLE_QUOTE_MODES)}, got {sample_quotes!r}")
+        self.fills = fills
+        self.sample_quotes = sample_quotes
+        self.fill_settings = fill_settings or FillSettings()
         self.stream_days = stream_days
         self.strategy_config = strategy_config
         self.event_handlers = tuple(event_handlers)
@@ -160,7 +178,9 @@ class BacktestRunner:
             # Products the fee schedule covers pay its fees (OptionBacktestingEngine.apply_fee_schedule).
             rates={info.vt_symbol: 0.0 if fees.covers(info.product) else self.backtest.rate(info.product)
                    for info in registry},
-            slippages={info.vt_symbol: self.backtest.slippage(info.product) for info in registry},
+            # The fill model crosses the spread itself: vnpy's flat slippage per lot would charge it twice.
+            slippages={info.vt_symbol: 0.0 if self.fills == FILLS_QUOTES else self.backtest.slippage(info.product)
+                       for info in registry},
             sizes=registry.sizes(),
             priceticks=registry.priceticks(),
             capital=self.backtest.capital,
@@ -171,6 +191,7 @@ class BacktestRunner:
         engine.fee_schedule = fees if fees.products else None
         engine.products = {info.vt_symbol: info.product for info in registry}
         engine.options = {info.vt_symbol for info in registry if info.is_option}
+        self._set_up_fills(engine, vt_symbols, warmup_start)
         if setting is None:
             setting = dict(vars(definition.setting))
         engine.add_strategy(strategy_class or STRATEGY_CLASSES[definition.class_name], setting)
@@ -185,6 +206,34 @@ class BacktestRunner:
         if not engine.dts:
             raise UserInputError(f"no bars loaded between {warmup_start} and {self.backtest.end}")
         return engine
+
+    def _set_up_fills(self, engine: OptionBacktestingEngine, vt_symbols: list[str], warmup_start: date) -> None:
+        from src.backtesting.quote_book import QuoteBooks, TickQuoteBook, sample_quote_book
+
+        ticks = TickQuoteBook(self.database, vt_symbols)
+        sample = None
+        if self.sample_quotes is not None:
+            started = time_module.monotonic()
+            sample = sample_quote_book(self.database, self.backtest.start, self.backtest.end)
+            if sample is None:
+                raise UserInputError(
+                    f"--sample-quotes: no sample market generation in the database covers {self.backtest.start} to "
+                    f"{self.backtest.end} (create it with --sample-market)")
+            logger.info("quotes: %s ready in %.1f s", sample.describe(), time_module.monotonic() - started)
+        if self.fills == FILLS_QUOTES:
+            engine.fill_model = FillModel(self.fill_settings)
+            engine.fill_quotes = QuoteBooks([ticks, sample] if self.sample_quotes == "fill" else [ticks])
+        engine.reference_quotes = QuoteBooks([ticks, sample] if sample is not None else [ticks])
+        logger.info("fills: %s; filled on %s; checked against %s",
+                    "quote-aware model" if engine.fill_model else "vnpy's crossing at the open",
+                    engine.fill_quotes.describe() if engine.fill_quotes else "bars (estimated spread)",
+                    engine.reference_quotes.describe() if engine.reference_quotes else "nothing")
+
+    def fill_summary(self, engine: OptionBacktestingEngine) -> dict:
+        return {"fill_model": self.fills,
+                "quote_source": engine.fill_quotes.describe() if engine.fill_quotes else "none (bars)",
+                "fill_participation": self.fill_settings.participation if self.fills == FILLS_QUOTES else None,
+                **engine.fill_stats.summary()}
 
     def run(self, output_dir: Path, progress_factory=None) -> BacktestResult:
         definition = self.strategy_definition()
@@ -223,13 +272,16 @@ class BacktestRunner:
                                     "refusal_count": strategy.refusal_count,
                                     "risk_breach_count": strategy.risk_breach_count,
                                     **settlement_summary(engine),
+                                    **self.fill_summary(engine),
                                     **strategy.hedging_summary(),
                                     **getattr(strategy, "safeguards_summary", dict)(),
                                     **book_risk_summary(strategy),
                                 })
         write_trades(output_dir / "trades.csv", trades, lambda vt: registry.get(vt).is_option)
         extra_rows = (("Signals", strategy.signal_count), ("Orders", strategy.order_count),
-                      ("Refusals", strategy.refusal_count), ("Risk breaches", strategy.risk_breach_count))
+                      ("Refusals", strategy.refusal_count), ("Risk breaches", strategy.risk_breach_count),
+                      ("Fills on quotes / on bars", f"{summary['fills_on_quotes']} / {summary['fills_on_bars']}"),
+                      ("Orders short of a print", summary["orders_unfilled_for_want_of_print"]))
         write_chart(output_dir / "chart.html", daily,
                     f"{definition.strategy_name} {self.backtest.start} - {self.backtest.end} ({data_source})",
                     statistics_rows=[("Period", f"{self.backtest.start} to {self.backtest.end}")]

@@ -33,6 +33,15 @@ What it models
   sparse in the wings, quieter for the second expiry); a bar is written only for
   minutes with volume, as vnpy's portfolio engine fills quiet minutes itself.
 - A contract has no bars after its expiry day.
+- Quotes (``generate_sample_market(quotes=True)``, off by default): every
+  contract's quote for each minute it is listed, trades or not (``SampleMarket.
+  quotes``, ``quote_at``): for an option the quote its first print of the minute
+  is at the bid or the ask of (the close's when it traded once), for a future one
+  tick wide around the minute's opening price, with sizes shown that grow towards
+  the money. They come from random streams of their own, so the bars are the
+  same with or without them; the backtest (``--sample-quotes``) and the replay
+  (``--replay-quotes``) regenerate them in memory from the recorded generation
+  (``regenerate_with_quotes``) rather than storing them.
 
 Every generation is recorded in the database's ``synthetic_market`` table
 (``src.datafeed.synthetic_marker``): the backtest and the replay print
@@ -41,11 +50,13 @@ holds real bars of IF, IM, IO or MO.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
@@ -65,7 +76,8 @@ from src.core.contract.expiry_calculator import (
 )
 from src.core.contract.symbol_generator import DateRangeError, SymbolGenerator
 from src.core.config.errors import UserInputError
-from src.datafeed.synthetic_marker import bar_holdings, record_generation, refuse_if_real
+from src.datafeed.synthetic_marker import bar_holdings, record_generation, refuse_if_real, synthetic_windows
+from src.strategy.domain.domain_service.fill_model import Quote
 from src.strategy.domain.domain_service.greeks_calculator import GreeksCalculator
 from src.strategy.domain.value_object.trading_session import (
     CHINA_TRADING_SESSIONS,
@@ -165,6 +177,21 @@ class _Series:
 
 
 @dataclass(frozen=True)
+class QuoteSeries:
+    """The quote of one contract at the start of every minute it is listed: ``minute`` indexes the market's
+    minute grid; a bid of 0 means no bid (a wing quoted below one tick)."""
+
+    minute: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    bid_size: np.ndarray
+    ask_size: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.minute.size)
+
+
+@dataclass(frozen=True)
 class _FuturePath:
     """A futures contract's unrounded minute prices (what its options are priced on) and its listed minutes."""
 
@@ -219,6 +246,8 @@ class SampleMarket:
     contracts: Mapping[str, ContractData] = field(repr=False)
     registry: ContractRegistry = field(repr=False)
     _series: Mapping[str, _Series] = field(repr=False)
+    # vt_symbol -> its quote at the start of each listed minute; only with ``generate_sample_market(quotes=True)``
+    quotes: Mapping[str, QuoteSeries] | None = field(default=None, repr=False)
 
     @property
     def bars(self) -> Mapping[str, list[BarData]]:
@@ -242,6 +271,38 @@ class SampleMarket:
 
     def options(self, underlying_vt_symbol: str) -> list[str]:
         return [info.vt_symbol for info in self.registry.options_of(underlying_vt_symbol)]
+
+    @cached_property
+    def _minute_index(self) -> dict[datetime, int]:
+        return {moment: index for index, moment in enumerate(self.minute_datetimes)}
+
+    def quotes_between(self, vt_symbol: str, start: datetime, end: datetime) -> list[tuple[datetime, Quote]]:
+        """The contract's quote of every listed minute in ``[start, end]``, in time order."""
+        series = self.quotes.get(vt_symbol) if self.quotes is not None else None
+        if series is None:
+            return []
+        moments = self.minute_datetimes
+        first = bisect.bisect_left(moments, start)
+        last = bisect.bisect_right(moments, end)
+        low, high = int(series.minute.searchsorted(first)), int(series.minute.searchsorted(last))
+        return [(moments[int(series.minute[i])], Quote(float(series.bid[i]), float(series.ask[i]),
+                                                        float(series.bid_size[i]), float(series.ask_size[i])))
+                for i in range(low, high)]
+
+    def quote_at(self, vt_symbol: str, minute: datetime) -> Quote | None:
+        """The contract's quote during the minute starting at ``minute`` (None without a quote table, or when
+        the contract is not listed then)."""
+        if self.quotes is None:
+            return None
+        series = self.quotes.get(vt_symbol)
+        index = self._minute_index.get(minute)
+        if series is None or index is None:
+            return None
+        position = int(series.minute.searchsorted(index))
+        if position >= len(series) or series.minute[position] != index:
+            return None
+        return Quote(float(series.bid[position]), float(series.ask[position]), float(series.bid_size[position]),
+                     float(series.ask_size[position]))
 
 
 # --------------------------------------------------------------------------- time grid
@@ -268,7 +329,7 @@ def _intraday_activity(session_minutes: Sequence[tuple[int, int]]) -> np.ndarray
 # --------------------------------------------------------------------------- generation
 
 class _Generator:
-    def __init__(self, start: date, end: date, seed: int, calendar: TradingDayCalendar) -> None:
+    def __init__(self, start: date, end: date, seed: int, calendar: TradingDayCalendar, quotes: bool = False) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise SampleMarketError(f"sample market: seed must be a non-negative integer, got {seed!r}")
         self.start, self.end, self.seed = start, end, seed
@@ -293,6 +354,8 @@ class _Generator:
         self.day_of_minute = np.repeat(np.arange(len(self.days)), self.minutes_per_day)
         self.series: dict[str, _Series] = {}
         self.registry = ContractRegistry()
+        # The quote table is drawn from random streams of its own, so the bars are the same with or without it.
+        self.quote_series: dict[str, QuoteSeries] | None = {} if quotes else None
 
     @property
     def size(self) -> int:
@@ -405,8 +468,15 @@ class _Generator:
             open_interest = self.open_interest_path(rng, model.futures_open_interest * oi_share[month])
             emit = alive & (volume > 0)
             average = (rounded["open"] + rounded["high"] + rounded["low"] + rounded["close"]) / 4.0
-            self.add_series(listed.symbol, listed.exchange, emit, rounded, volume,
-                            volume * average * spec.multiplier, open_interest)
+            vt_symbol = self.add_series(listed.symbol, listed.exchange, emit, rounded, volume,
+                                        volume * average * spec.multiplier, open_interest)
+            if self.quote_series is not None and emit.any():
+                # one tick wide around the minute's opening price, a few dozen lots shown each side
+                listed_minutes = np.nonzero(alive)[0]
+                bid = _to_tick(np.floor(prices["open"][listed_minutes] / tick + 1e-9) * tick, tick)
+                sizes = self.rng(product, f"quotes-{listed.symbol}").poisson(20.0, (2, listed_minutes.size)) + 1.0
+                self.quote_series[vt_symbol] = QuoteSeries(listed_minutes, bid, _to_tick(bid + tick, tick),
+                                                           sizes[0], sizes[1])
             contracts[month] = _FuturePath(listed.symbol, alive, prices)
         return contracts
 
@@ -526,6 +596,17 @@ class _Generator:
         open_interest = np.maximum(initial_oi + np.cumsum(np.round(volume * net_opening), axis=1), 0.0)
 
         average = (open_ + high + low + close) / 4.0
+        quote_table = None
+        if self.quote_series is not None:
+            # the minute's quote: the one its first print is at the bid or ask of (a single print is the close)
+            quote_mid = np.where(trades == 1, mid_close, mid_open)
+            bid_ticks = np.round((quote_mid - spread_ticks * tick / 2.0) / tick)
+            ask_ticks = np.maximum(bid_ticks + spread_ticks, 1.0)
+            bid_ticks = np.where(bid_ticks >= 1.0, bid_ticks, 0.0)
+            shown = 1.0 + 10.0 * nearness * expiry_factor
+            sizes = self.rng(product, f"quotes-{month.code}").poisson(np.broadcast_to(shown, (2, *shown.shape))) + 1.0
+            bid_sizes = np.where(bid_ticks > 0, sizes[0], 0.0)
+            quote_table = (_to_tick(bid_ticks * tick, tick), _to_tick(ask_ticks * tick, tick), bid_sizes, sizes[1])
         for type_index, option_type in enumerate((OptionType.CALL, OptionType.PUT)):
             for strike_index, strike in enumerate(strikes.tolist()):
                 rows = emit[type_index, :, strike_index]
@@ -536,15 +617,20 @@ class _Generator:
                 ohlc = {"open": open_[column], "high": high[column], "low": low[column], "close": close[column]}
                 full_emit = np.zeros(self.size, dtype=bool)
                 full_emit[minutes[rows]] = True
-                self.add_series(symbol, exchange, full_emit, ohlc, volume[column],
-                                volume[column] * average[column] * multiplier, open_interest[column],
-                                source_minutes=minutes)
+                vt_symbol = self.add_series(symbol, exchange, full_emit, ohlc, volume[column],
+                                            volume[column] * average[column] * multiplier, open_interest[column],
+                                            source_minutes=minutes)
+                if quote_table is not None:
+                    bid, ask, bid_size, ask_size = quote_table
+                    self.quote_series[vt_symbol] = QuoteSeries(
+                        minutes, bid[column], ask[column], bid_size[column].astype(float),
+                        ask_size[column].astype(float))
 
     # ----------------------------------------------------------------- output
 
     def add_series(self, symbol: str, exchange: Exchange, emit: np.ndarray, ohlc: dict[str, np.ndarray],
                    volume: np.ndarray, turnover: np.ndarray, open_interest: np.ndarray,
-                   source_minutes: np.ndarray | None = None) -> None:
+                   source_minutes: np.ndarray | None = None) -> str:
         """Keep the emitted minutes of arrays indexed by the full grid (or by ``source_minutes``)."""
         minute = np.nonzero(emit)[0]
         rows = minute if source_minutes is None else np.searchsorted(source_minutes, minute)
@@ -553,6 +639,7 @@ class _Generator:
                          volume[rows], np.round(turnover[rows], 2), open_interest[rows])
         info = self.registry.register(self.factory.info(symbol))
         self.series[info.vt_symbol] = series
+        return info.vt_symbol
 
     def build(self, products: Sequence[str], report: Callable[[str], None] | None = None) -> SampleMarket:
         for product in products:
@@ -570,7 +657,8 @@ class _Generator:
             start=self.start, end=self.end, seed=self.seed, trading_days=tuple(self.days),
             minute_datetimes=self.datetimes, risk_free_rate=RISK_FREE_RATE,
             contracts=MappingProxyType(contracts), registry=self.registry,
-            _series=MappingProxyType(dict(self.series)))
+            _series=MappingProxyType(dict(self.series)),
+            quotes=None if self.quote_series is None else MappingProxyType(dict(self.quote_series)))
 
 
 def strike_ladder(bands: Sequence[tuple[float, float]], low: float, high: float, beyond: int) -> np.ndarray:
@@ -622,12 +710,15 @@ def _print(mid: np.ndarray, spread_ticks: np.ndarray, tick: float, at_ask: np.nd
 def generate_sample_market(start: date = DEFAULT_START, end: date = DEFAULT_END, seed: int = DEFAULT_SEED, *,
                            calendar: TradingDayCalendar | None = None,
                            products: Sequence[str] = SAMPLE_PRODUCTS,
-                           report: Callable[[str], None] | None = None) -> SampleMarket:
-    """Generate the synthetic market for the trading days in ``[start, end]`` (deterministic per seed)."""
+                           report: Callable[[str], None] | None = None, quotes: bool = False) -> SampleMarket:
+    """Generate the synthetic market for the trading days in ``[start, end]`` (deterministic per seed).
+
+    ``quotes``: also keep every contract's quote at the start of each listed minute (``SampleMarket.quotes``),
+    drawn from random streams of their own, so the bars are identical either way."""
     for name, value in (("start", start), ("end", end)):
         if isinstance(value, datetime) or not isinstance(value, date):
             raise SampleMarketError(f"sample market: {name} must be a date, got {value!r}")
-    generator = _Generator(start, end, seed, calendar or load_cn_calendar())
+    generator = _Generator(start, end, seed, calendar or load_cn_calendar(), quotes=quotes)
     return generator.build(tuple(products), report)
 
 
@@ -698,6 +789,17 @@ def ensure_sample_market(database: BaseDatabase, start: date = DEFAULT_START, en
     market = generate_sample_market(start, end, seed, calendar=calendar, report=report)
     save_sample_market(database, market, where=where, report=report)
     return True
+
+
+def regenerate_with_quotes(database: BaseDatabase, first: date, last: date) -> SampleMarket | None:
+    """The sample generation recorded in ``database`` that covers ``[first, last]``, generated again in memory
+    with its quote table (the same window and seed give the same bars); None when no generation covers it.
+    Nothing is written: the quotes of the sample cost about as long as the sample itself to make."""
+    windows = [w for w in synthetic_windows(database) if w.start <= first and last <= w.end]
+    if not windows:
+        return None
+    window = windows[-1]
+    return generate_sample_market(window.start, window.end, window.seed, quotes=True)
 
 
 def _local_date(moment: datetime) -> date:

@@ -19,6 +19,8 @@
                         no bars for the dates (refused in a database holding real IF/IM/IO/MO bars)
   --replay-warmup-days N  trading days replayed before --replay-start without trading (default: what the
                         strategies' indicators need, as in the backtest)
+  --replay-quotes       with --replay on the sample market: its quote table (true bid, ask, sizes) on the
+                        replayed ticks, instead of quotes estimated around each print
   --capital N           paper trading capital (default 1000000)
   --trading-target F    products to trade (default config/general/trading_target.yaml)
 
@@ -67,7 +69,8 @@ DEFAULT_LOG_DIR = DATA_DIR / "logs"
 DEFAULT_REPLAY_START = date(2026, 1, 12)
 DEFAULT_REPLAY_TRADING_DAYS = 3
 DEFAULT_CAPITAL = 1_000_000.0
-REPLAY_FLAGS = ("replay_start", "replay_end", "speed", "replay_source", "replay_warmup_days", "sample_market")
+REPLAY_FLAGS = ("replay_start", "replay_end", "speed", "replay_source", "replay_warmup_days", "sample_market",
+                "replay_quotes")
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -88,6 +91,9 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--replay-warmup-days", type=non_negative_int, default=None)
     parser.add_argument("--sample-market", action="store_const", const=True, default=None,
                         help="with --replay: create the synthetic sample market when the database has no bars")
+    parser.add_argument("--replay-quotes", action="store_const", const=True, default=None,
+                        help="with --replay on the sample market: replay its quote table (true bid, ask and sizes) "
+                             "instead of quotes estimated around the prints")
     parser.add_argument("--capital", type=positive_number, default=DEFAULT_CAPITAL)
     parser.add_argument("--trading-target", type=Path, default=DEFAULT_TRADING_TARGET)
     # Set by the daemon for its child: where to write the heartbeat.
@@ -176,7 +182,7 @@ def run_standalone(args: argparse.Namespace, config: StrategyConfig, variant: st
         if args.replay:
             replay = ReplayOptions(start=args.replay_start, end=args.replay_end, speed=args.speed or 0.0,
                                    source=args.replay_source or "database", warmup_days=args.replay_warmup_days,
-                                   sample_market=bool(args.sample_market))
+                                   sample_market=bool(args.sample_market), quotes=bool(args.replay_quotes))
         options = ChildOptions(
             config_file=args.config.resolve(),
             override_config_file=args.override_config.resolve() if args.override_config else None,
@@ -243,6 +249,8 @@ def child_command(args: argparse.Namespace, heartbeat_file: Path) -> list[str]:
             command += ["--replay-warmup-days", str(args.replay_warmup_days)]
         if args.sample_market:
             command.append("--sample-market")
+        if args.replay_quotes:
+            command.append("--replay-quotes")
     return command
 
 

@@ -1,6 +1,7 @@
 """Offline paper trading end to end: the same StrategyEntry on replayed sample-market data, fills in the database."""
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -39,6 +40,10 @@ def test_replay_trades_and_leaves_its_fills_in_the_database(tmp_path, sample_mar
     trades = paper_trades(database)
     print(f"paper replay: {len(trades)} trades")
     assert len(trades) == recorded > 0
+    # Every fill went through the backtest's fill model; none on a minute without a print.
+    fills = json.loads(re.search(r"replay fills: (\{.*?\});", log).group(1))
+    assert fills["fills_on_bars"] + fills["fills_on_quotes"] == len(trades)
+    assert fills["fills_on_no_print_minutes"] == 0
     run_ids = {trade[0] for trade in trades}
     assert len(run_ids) == 1
     for _run, variant, mode, strategy, vt_symbol, direction, offset, price, volume, when in trades:

@@ -13,6 +13,7 @@ from src.core.database_factory import create_database
 from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
 from src.core.config.env_settings import DatabaseSettings
 from src.paths import CONFIG_DIR
+from src.strategy.domain.domain_service.fill_model import FillSettings
 from src.strategy.domain.event.base import DomainEvent
 from src.strategy.domain.event.decision_events import DecisionRefusedEvent, SignalEvent
 from src.strategy.domain.value_object.market import Direction
@@ -106,9 +107,11 @@ def test_delta_hedging_keeps_the_book_within_band_plus_one_lot(tmp_path, sample_
         override["hedging"] = {"delta_hedging": {"enabled": hedged, "target_delta": 0.0, "hedging_band": band}}
         path = tmp_path / f"hedged_{hedged}.yaml"
         path.write_text(yaml.safe_dump(override), encoding="utf-8")
+        # The whole printed volume may fill (the fill model's participation cap at 1), so the book grows
+        # large enough in these days to need hedges.
         runner = BacktestRunner(load_strategy_config(DEFAULT_STRATEGY_CONFIG, path), ("IF", "IM"),
                                 BacktestConfig(start=START, end=END, capital=5_000_000), sample_database,
-                                DEFAULT_STRATEGY_CONFIG, path)
+                                DEFAULT_STRATEGY_CONFIG, path, fill_settings=FillSettings(participation=1.0))
         summaries[hedged] = runner.run(tmp_path / f"report_{hedged}").summary
     unhedged, hedged = summaries[False], summaries[True]
     assert unhedged["hedge_trade_count"] == 0 and unhedged["future_trade_count"] == 0

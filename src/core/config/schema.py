@@ -29,6 +29,10 @@ class StrategySetting:
     strike_level: int = field(metadata=bounded(ge=1))
     bar_window: int = field(metadata=bounded(ge=1))
     bar_interval: Literal["MINUTE", "HOUR"]
+    # The liquidity filter of the option selector (OptionSelectorSettings).
+    min_volume: float = field(default=10.0, metadata=bounded(ge=0.0))
+    min_open_interest: float = field(default=100.0, metadata=bounded(ge=0.0))
+    max_spread_ratio: float = field(default=0.1, metadata=bounded(gt=0.0))
     # What the signals trade: "options" (sell puts/calls, the default) or "futures" (long/short the
     # product's dominant future; src/strategy/domain/domain_service/futures_side.py). The two ratios are
     # the futures side's stop and target, fractions of the entry price (off when null).

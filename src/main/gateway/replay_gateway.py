@@ -15,10 +15,12 @@ streams the subscribed contracts' data in time order:
   to close would most plausibly take them (a bar closing up dips first, one
   closing down peaks first), then close, at 0.5, 15.5, 30.5 and 45.5 s into the
   minute (repeated prices are merged), with the cumulative volume and turnover
-  of the trading day, the bar's open interest, and a quote one price tick
-  either side of the last price (no bid below one tick). Fed to
-  ``BarPipeline.update_tick`` (what ``StrategyEntry.on_tick`` does), these
-  ticks give back the same 1-minute bars;
+  of the trading day and the bar's open interest. Their quote is the source's
+  own when it has a quote table (``quote_at``: the sample market's), else the
+  quote the backtest's ``FillModel`` estimates around each price (two ticks plus
+  0.4 % of the premium wide for options, one tick either side for futures), both
+  sides showing the bar's volume. Fed to ``BarPipeline.update_tick`` (what
+  ``StrategyEntry.on_tick`` does), these ticks give back the same 1-minute bars;
 - after each day's last data, one record per contract 30 minutes after the
   close with unchanged prices and volume, as CFFEX sends around 15:30: it is
   outside the sessions, so it moves no bar, but it tells a bar builder that
@@ -39,17 +41,24 @@ Orders and fills (``SimulatedExchange``)
 Orders sent to this gateway are matched against the replayed quotes of their
 contract, in the event engine's thread:
 
-- a buy limit fills when the ask is at or below its price, at the ask; a sell
-  limit when the bid is at or above its price, at the bid; a market order at
-  the opposite side; the whole volume fills at once (the replay knows a bar's
-  volume, not the depth of the book);
+- by the backtest's ``FillModel``: a buy limit fills when the ask is at or
+  below its price, at the ask; a sell limit when the bid is at or above its
+  price, at the bid; a market order at the touch; per contract and minute at
+  most the participation cap of the size shown (a quarter, at least one lot),
+  the rest stays working (partial fills); ticks rebuilt from bars exist only
+  for minutes with a print, so nothing fills on a minute nobody traded;
+  ``SimulatedExchange.fill_stats`` counts the fills as the backtest's summary does;
 - an order can only fill on a quote that arrives after it: the gateway's
   matcher is registered with the event engine before the strategy engine
   (``create_engines`` adds gateways first), so on each tick the resting orders
   are matched before the strategy sees the tick and reacts to it;
 - no fills outside the trading sessions (the 15:30 records above);
 - a close order larger than the open position it closes is rejected, as an
-  exchange would; positions, realized PnL and the account follow the fills.
+  exchange would; so is an opening order whose margin (short options by the
+  CFFEX rule, futures at their rate, long options their premium, all on the
+  last prices, times the broker's multiplier) exceeds the balance less the
+  margin already held and frozen by working openings; positions, realized PnL,
+  fees and the account (``frozen`` = margin) follow the fills.
 
 Orders and trades carry the replayed time, not the machine's.
 
@@ -97,6 +106,11 @@ from src.main.gateway.replay_source import ReplaySource
 from src.strategy.application.bootstrap import option_contract_of
 from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired, settlement_time
 from src.strategy.domain.domain_service.fee_ledger import FeeLedger
+from src.strategy.domain.domain_service.fill_model import FillModel, FillSource, Quote
+from src.strategy.domain.domain_service.fill_statistics import FillStatistics
+from src.strategy.domain.domain_service.position_sizing_service import PositionSizingService, SizingSettings
+from src.strategy.domain.value_object.contract_params import ContractParams
+from src.strategy.domain.value_object.option_contract import OptionContract
 from src.strategy.domain.value_object.fee_schedule import FeeSchedule
 from src.strategy.infrastructure.gateway.vnpy_converters import from_vnpy_direction, from_vnpy_offset
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
@@ -148,9 +162,12 @@ class ReplayPlan:
 class TickSynthesizer:
     """Turns 1-minute bars into ticks that ``BarPipeline.update_tick`` turns back into the same bars."""
 
-    def __init__(self, priceticks: Mapping[str, float], gateway_name: str = GATEWAY_NAME) -> None:
+    def __init__(self, priceticks: Mapping[str, float], gateway_name: str = GATEWAY_NAME,
+                 options: set[str] | frozenset[str] = frozenset(), fill_model: FillModel | None = None) -> None:
         self.priceticks = dict(priceticks)
         self.gateway_name = gateway_name
+        self.options = frozenset(options)
+        self.fill_model = fill_model or FillModel()
         self._day: dict[str, list[float]] = {}      # vt_symbol -> [cum volume, cum turnover, open, high, low]
         self._previous_close: dict[str, float] = {}
         self._last: dict[str, TickData] = {}
@@ -162,7 +179,9 @@ class TickSynthesizer:
         self._day.clear()
         self._last.clear()
 
-    def ticks(self, bar: BarData) -> list[TickData]:
+    def ticks(self, bar: BarData, quote: Quote | None = None) -> list[TickData]:
+        """``quote``: the minute's recorded quote (the sample's quote table), put on every tick of the bar;
+        without one, each tick gets the quote the fill model estimates around its price."""
         vt_symbol = bar.vt_symbol
         tick_size = self.priceticks.get(vt_symbol, 0.0)
         if bar.close_price >= bar.open_price:
@@ -188,7 +207,16 @@ class TickSynthesizer:
                 turnover = base_turnover + bar.turnover * share
             day[3] = max(day[3], price)
             day[4] = min(day[4], price)
-            bid = _round_to_tick(price - tick_size, tick_size) if tick_size else price
+            bid_size = ask_size = bar.volume
+            if quote is not None:
+                bid, ask, bid_size, ask_size = quote.bid, quote.ask, quote.bid_size, quote.ask_size
+            elif tick_size:
+                # the quote the fill model estimates around a print (``FillModel.estimated_quote``), showing the
+                # bar's volume: the replay's matcher then fills as the backtest does on bars
+                estimate = self.fill_model.estimated_quote(price, tick_size, bar.volume, vt_symbol in self.options)
+                bid, ask = estimate.bid, estimate.ask
+            else:
+                bid, ask = price, price
             tick = TickData(
                 gateway_name=self.gateway_name, symbol=bar.symbol, exchange=bar.exchange,
                 datetime=bar.datetime + TICK_OFFSETS[index], name=bar.symbol,
@@ -196,14 +224,52 @@ class TickSynthesizer:
                 last_volume=volume - (ticks[-1].volume if ticks else base_volume),
                 open_price=day[2], high_price=day[3], low_price=day[4],
                 pre_close=self._previous_close.get(vt_symbol, 0.0),
-                bid_price_1=bid if bid > 0 else 0.0,
-                ask_price_1=_round_to_tick(price + tick_size, tick_size) if tick_size else price,
-                bid_volume_1=max(bar.volume, 1.0) if bid > 0 else 0.0, ask_volume_1=max(bar.volume, 1.0),
+                bid_price_1=bid if bid > 0 else 0.0, ask_price_1=ask,
+                bid_volume_1=bid_size if bid > 0 else 0.0, ask_volume_1=ask_size if ask > 0 else 0.0,
             )
             ticks.append(tick)
         day[0], day[1] = base_volume + bar.volume, base_turnover + bar.turnover
         self._last[vt_symbol] = ticks[-1]
         return ticks
+
+    def with_quotes(self, bars: Sequence[BarData], quotes: Sequence[tuple[datetime, Quote]]) -> list[TickData]:
+        """A contract's bars and its quote table: each bar's ticks carry its minute's quote, and each listed
+        minute without a bar gets one quote tick (no volume, the last price unchanged), so orders meet the
+        standing quotes as the backtest's quote fills do. No tick before the contract has any price."""
+        by_minute = {bar.datetime: bar for bar in bars}
+        ticks: list[TickData] = []
+        for minute, quote in quotes:
+            bar = by_minute.pop(minute, None)
+            if bar is not None:
+                ticks.extend(self.ticks(bar, quote))
+                continue
+            tick = self._quote_tick(bars[0] if bars else None, minute, quote)
+            if tick is not None:
+                ticks.append(tick)
+        for bar in by_minute.values():  # a bar outside the quote table: estimated quotes
+            ticks.extend(self.ticks(bar))
+        ticks.sort(key=lambda tick: tick.datetime)
+        return ticks
+
+    def _quote_tick(self, like: BarData | None, minute: datetime, quote: Quote) -> TickData | None:
+        if like is None:
+            return None
+        vt_symbol = like.vt_symbol
+        last = self._last.get(vt_symbol)
+        price = last.last_price if last is not None else self._previous_close.get(vt_symbol)
+        if not price:
+            return None
+        day = self._day.get(vt_symbol)
+        volume, turnover = (day[0], day[1]) if day is not None else (0.0, 0.0)
+        return TickData(
+            gateway_name=self.gateway_name, symbol=like.symbol, exchange=like.exchange,
+            datetime=minute + TICK_OFFSETS[0], name=like.symbol, volume=volume, turnover=turnover,
+            open_interest=last.open_interest if last is not None else like.open_interest, last_price=price,
+            last_volume=0.0, open_price=day[2] if day else price, high_price=day[3] if day else price,
+            low_price=day[4] if day else price, pre_close=self._previous_close.get(vt_symbol, 0.0),
+            bid_price_1=quote.bid, ask_price_1=quote.ask,
+            bid_volume_1=quote.bid_size if quote.bid > 0 else 0.0,
+            ask_volume_1=quote.ask_size if quote.ask > 0 else 0.0)
 
     def remember(self, tick: TickData) -> None:
         """A stored tick was replayed: it is the contract's last tick for the settlement record."""
@@ -249,6 +315,19 @@ class SimulatedExchange:
         self._active: dict[str, dict[str, OrderData]] = defaultdict(dict)
         self._holdings: dict[tuple[str, Direction], _Holding] = defaultdict(_Holding)
         self._schedules: dict[str, TradingSchedule | None] = {}
+        # The backtest's fill model; ``synthesized``: contracts whose ticks today are rebuilt from bars (their
+        # quotes are estimated around the prints); ``_used``: lots filled per contract in its current minute.
+        self.fill_model = FillModel()
+        self.fill_stats = FillStatistics()
+        # Margin: opening orders the account cannot carry are rejected (``_margin_shortfall``); ``marks`` are the
+        # last prices the gateway saw, ``margin_multiplier`` the broker's on the exchange's rates.
+        self.options: dict[str, OptionContract] = {}
+        self.params: dict[str, ContractParams] = {}
+        self.marks: Mapping[str, float] = {}
+        self.sizing = PositionSizingService()
+        self.margin_rejections = 0
+        self.synthesized: set[str] = set()
+        self._used: dict[str, tuple[datetime | None, int]] = {}
 
     def accept(self, req: OrderRequest, now: datetime | None) -> tuple[OrderData, str]:
         """The order as the exchange acknowledges it, and why it was rejected ("" when accepted)."""
@@ -279,6 +358,49 @@ class SimulatedExchange:
             available = holding.volume - holding.frozen
             if req.volume > available:
                 return f"close {req.volume:g} lots of {req.vt_symbol} but only {available:g} are open and free"
+        else:
+            shortfall = self._margin_shortfall(req)
+            if shortfall:
+                self.margin_rejections += 1
+                return shortfall
+        return ""
+
+    # ------------------------------------------------------------ margin
+    def _lot_margin(self, vt_symbol: str, direction: Direction, price: float) -> float:
+        """Margin (or, for a long option, the premium) one lot ties up, by the strategy's own rules
+        (``PositionSizingService``): short options by the CFFEX rule, futures at their margin ratio."""
+        params = self.params.get(vt_symbol)
+        if params is None or not price > 0:
+            return 0.0
+        option = self.options.get(vt_symbol)
+        if option is None:
+            return self.sizing.future_margin(price, params)
+        if direction is Direction.LONG:
+            return price * params.multiplier
+        underlying = self.marks.get(option.underlying_vt_symbol) or option.strike
+        return self.sizing.short_option_margin(option, price, underlying, params)
+
+    def margin_held(self) -> float:
+        held = 0.0
+        for (vt_symbol, side), holding in self._holdings.items():
+            if holding.volume and not (side is Direction.LONG and vt_symbol in self.options):
+                held += holding.volume * self._lot_margin(vt_symbol, side, self.marks.get(vt_symbol, holding.price))
+        for orders in self._active.values():
+            for order in orders.values():
+                if order.offset is Offset.OPEN:
+                    held += (order.volume - order.traded) * self._lot_margin(
+                        order.vt_symbol, order.direction, self.marks.get(order.vt_symbol, order.price))
+        return held
+
+    def _margin_shortfall(self, req: OrderRequest) -> str:
+        if not self.params:
+            return ""
+        price = self.marks.get(req.vt_symbol) or req.price
+        needed = req.volume * self._lot_margin(req.vt_symbol, req.direction, price)
+        available = self.account().balance - self.margin_held()
+        if needed > available:
+            return (f"insufficient margin to open {req.volume:g} lots of {req.vt_symbol}: needs {needed:,.0f}, "
+                    f"available {available:,.0f}")
         return ""
 
     def cancel(self, req: CancelRequest) -> OrderData | None:
@@ -289,44 +411,71 @@ class SimulatedExchange:
         self._release(order)
         return order
 
-    def match(self, tick: TickData) -> list[tuple[OrderData, float]]:
-        """Fill the resting orders of the tick's contract that its quote crosses."""
+    def match(self, tick: TickData) -> list[tuple[OrderData, float, int]]:
+        """Fill the resting orders of the tick's contract that its quote crosses, by the ``FillModel`` the
+        backtest uses: at the touch, at most the minute's participation cap of the size shown (the bar's
+        volume on ticks rebuilt from a bar), the rest left working. Returns (order, price, lots)."""
         active = self._active.get(tick.vt_symbol)
         if not active or not self._in_session(tick):
             return []
+        synthesized = tick.vt_symbol in self.synthesized
+        try:
+            quote = Quote(max(tick.bid_price_1 or 0.0, 0.0), max(tick.ask_price_1 or 0.0, 0.0),
+                          max(tick.bid_volume_1 or 0.0, 0.0), max(tick.ask_volume_1 or 0.0, 0.0),
+                          FillSource.BAR if synthesized else FillSource.QUOTE)
+        except ValueError:
+            return []  # a crossed or broken quote fills nothing
+        minute = tick.datetime.replace(second=0, microsecond=0)
+        used_minute, used = self._used.get(tick.vt_symbol, (None, 0))
+        if used_minute != minute:
+            used = 0
+        contract = self.contracts[tick.vt_symbol]
         fills = []
         for orderid, order in list(active.items()):
-            price = _fill_price(order, tick)
-            if price is None:
+            remaining = int(round(order.volume - order.traded))
+            limit = None if order.type is OrderType.MARKET else order.price
+            decision = self.fill_model.match(from_vnpy_direction(order.direction), limit, remaining, quote, used)
+            if not decision.filled:
                 continue
-            del active[orderid]
-            order.status = Status.ALLTRADED
-            order.traded = order.volume
-            fills.append((order, price))
+            used += decision.volume
+            order.traded += decision.volume
+            complete = order.traded >= order.volume
+            order.status = Status.ALLTRADED if complete else Status.PARTTRADED
+            if complete:
+                del active[orderid]
+            self.fill_stats.record_fill(order.vt_orderid, from_vnpy_direction(order.direction), decision.price,
+                                        decision.volume, decision.source, quote, contract.pricetick,
+                                        contract.size, printed=synthesized or (tick.last_volume or 0) > 0,
+                                        complete=complete, reference=None if synthesized else quote)
+            fills.append((order, decision.price, decision.volume))
+        self._used[tick.vt_symbol] = (minute, used)
         return fills
 
-    def book_trade(self, order: OrderData, price: float, at: datetime) -> tuple[list[TradeData], list[PositionData]]:
+    def book_trade(self, order: OrderData, price: float, at: datetime,
+                   volume: float | None = None) -> tuple[list[TradeData], list[PositionData]]:
+        """One fill of ``volume`` lots (the whole order when None) at ``price``."""
+        volume = order.volume if volume is None else volume
         self._trade_count += 1
         trade = TradeData(gateway_name=self.gateway_name, symbol=order.symbol, exchange=order.exchange,
                           orderid=order.orderid, tradeid=f"{self.session}{self._trade_count}",
-                          direction=order.direction, offset=order.offset, price=price, volume=order.volume,
+                          direction=order.direction, offset=order.offset, price=price, volume=volume,
                           datetime=at)
         size = self.contracts[order.vt_symbol].size
         self.fees.charge(order.vt_symbol, self.products.get(order.vt_symbol, ""), from_vnpy_direction(order.direction),
-                         from_vnpy_offset(order.offset), price, int(order.volume), size, at)
+                         from_vnpy_offset(order.offset), price, int(volume), size, at)
         if order.offset is Offset.OPEN:
             holding = self._holdings[(order.vt_symbol, order.direction)]
-            cost = holding.volume * holding.price + order.volume * price
-            holding.volume += order.volume
+            cost = holding.volume * holding.price + volume * price
+            holding.volume += volume
             holding.price = cost / holding.volume
             touched = [order.direction]
         else:
             side = _closed_side(order.direction)
             holding = self._holdings[(order.vt_symbol, side)]
             sign = 1.0 if side is Direction.LONG else -1.0
-            self.realized_pnl += sign * (price - holding.price) * order.volume * size
-            holding.volume -= order.volume
-            holding.frozen = max(holding.frozen - order.volume, 0.0)
+            self.realized_pnl += sign * (price - holding.price) * volume * size
+            holding.volume -= volume
+            holding.frozen = max(holding.frozen - volume, 0.0)
             if not holding.volume:
                 holding.price = 0.0
             touched = [side]
@@ -370,7 +519,8 @@ class SimulatedExchange:
 
     def account(self) -> AccountData:
         return AccountData(gateway_name=self.gateway_name, accountid=self.gateway_name,
-                           balance=self.capital + self.realized_pnl - self.fees.total)
+                           balance=self.capital + self.realized_pnl - self.fees.total,
+                           frozen=self.margin_held() if self.params else 0.0)
 
     def _release(self, order: OrderData) -> None:
         if order.offset is not Offset.OPEN:
@@ -391,18 +541,6 @@ class SimulatedExchange:
 def _closed_side(direction: Direction) -> Direction:
     """A buy closes a short position; a sell closes a long one."""
     return Direction.SHORT if direction is Direction.LONG else Direction.LONG
-
-
-def _fill_price(order: OrderData, tick: TickData) -> float | None:
-    if order.direction is Direction.LONG:
-        ask = tick.ask_price_1
-        if ask > 0 and (order.type is OrderType.MARKET or order.price >= ask):
-            return ask
-    else:
-        bid = tick.bid_price_1
-        if bid > 0 and (order.type is OrderType.MARKET or order.price <= bid):
-            return bid
-    return None
 
 
 class DayProgress:
@@ -465,8 +603,11 @@ class ReplayGateway(BaseGateway):
 
     # --------------------------------------------------------------- set-up
     def prepare(self, source: ReplaySource, contracts: Sequence[ContractInfo], plan: ReplayPlan,
-                calendar: TradingCalendar, capital: float, fees: FeeSchedule | None = None) -> None:
-        """What to replay; call before ``connect``. ``fees``: what fills cost (none without)."""
+                calendar: TradingCalendar, capital: float, fees: FeeSchedule | None = None,
+                margin_multiplier: float = 1.0) -> None:
+        """What to replay; call before ``connect``. ``fees``: what fills cost (none without);
+        ``margin_multiplier``: the broker's on the exchange's margin rates (opening orders beyond the
+        account's available funds are rejected)."""
         self._source = source
         self._plan = plan
         self._calendar = calendar
@@ -478,7 +619,14 @@ class ReplayGateway(BaseGateway):
         self._exchange.capital = capital
         self._exchange.fees = FeeLedger(fees or FeeSchedule())
         self._exchange.products = {info.vt_symbol: info.product for info in contracts}
-        self._synthesizer = TickSynthesizer({vt: c.pricetick for vt, c in self.contracts.items()}, self.gateway_name)
+        self._exchange.options = {info.vt_symbol: option_contract_of(info) for info in contracts if info.is_option}
+        self._exchange.params = {info.vt_symbol: ContractParams(info.vt_symbol, info.size, info.pricetick,
+                                                                info.margin_ratio) for info in contracts}
+        self._exchange.marks = self._last_prices
+        self._exchange.sizing = PositionSizingService(SizingSettings(broker_margin_multiplier=margin_multiplier))
+        self._synthesizer = TickSynthesizer({vt: c.pricetick for vt, c in self.contracts.items()}, self.gateway_name,
+                                            {info.vt_symbol for info in contracts if info.is_option},
+                                            self._exchange.fill_model)
         self._tick_stores = {vt: span for vt, span in source.tick_overview().items() if vt in self.contracts}
         self._settlement = ExpirySettlement(
             {info.vt_symbol: info.expiry for info in contracts if not info.is_option and info.expiry is not None},
@@ -533,6 +681,15 @@ class ReplayGateway(BaseGateway):
         if order is not None:
             self.on_order(copy(order))
 
+    @property
+    def margin_rejections(self) -> int:
+        return self._exchange.margin_rejections
+
+    def fill_summary(self) -> dict:
+        """The replay's fills as the backtest's ``summary.json`` reports them (``FillStatistics``)."""
+        with self._lock:
+            return self._exchange.fill_stats.summary()
+
     def query_account(self) -> None:
         with self._lock:
             account = self._exchange.account()
@@ -556,7 +713,8 @@ class ReplayGateway(BaseGateway):
                 self._settlement.record(tick.vt_symbol, tick.datetime, tick.last_price)
             with self._lock:
                 fills = self._exchange.match(tick)
-                booked = [(order, *self._exchange.book_trade(order, price, tick.datetime)) for order, price in fills]
+                booked = [(order, *self._exchange.book_trade(order, price, tick.datetime, volume))
+                          for order, price, volume in fills]
                 account = self._exchange.account() if fills else None
             for order, trades, positions in booked:
                 self.on_order(copy(order))
@@ -656,6 +814,8 @@ class ReplayGateway(BaseGateway):
         synthesizer = self._synthesizer
         synthesizer.new_trading_day()
         ticks: list[TickData] = []
+        synthesized = set()
+        quotes_between = getattr(self._source, "quotes_between", None)
         for vt_symbol in sorted(self.subscribed):
             stored = self._stored_ticks(vt_symbol, start, end)
             if stored:
@@ -664,8 +824,17 @@ class ReplayGateway(BaseGateway):
                     ticks.append(tick)
                 synthesizer.remember(stored[-1])
                 continue
-            for bar in self._source.load_bars(vt_symbol, start, end):
+            bars = self._source.load_bars(vt_symbol, start, end)
+            quotes = quotes_between(vt_symbol, start, end) if quotes_between is not None else []
+            if quotes:
+                ticks.extend(synthesizer.with_quotes(bars, quotes))
+                continue
+            if bars:
+                synthesized.add(vt_symbol)
+            for bar in bars:
                 ticks.extend(synthesizer.ticks(bar))
+        with self._lock:
+            self._exchange.synthesized = synthesized
         ticks.sort(key=lambda tick: tick.datetime)
         if ticks:
             last = ticks[-1].datetime

@@ -4,7 +4,10 @@ Both sources answer the same three questions: which contracts have 1-minute
 bars over which dates (``get_bar_overview``, vnpy's own overview type, so
 ``OptionDiscoveryService`` works on either), the bars of some contracts in a
 time range, and the ticks stored for them (the database only: the sample
-market has none).
+market has none). A source may also answer ``quotes_between(vt_symbol, start,
+end)`` and ``quote_at(vt_symbol, minute)``: the sample market's quote table,
+which the replay then puts on the ticks it rebuilds from bars instead of an
+estimated quote, adding one quote tick in each listed minute without a print.
 
 ``SampleMarketReplaySource`` generates the market in memory and never writes
 it: the data recorder's end-to-end test replays it into an empty database and
@@ -22,7 +25,8 @@ from vnpy.trader.database import BarOverview, BaseDatabase
 from vnpy.trader.object import BarData, TickData
 from vnpy.trader.utility import extract_vt_symbol
 
-from src.datafeed.sample_market import SAMPLE_PRODUCTS, generate_sample_market
+from src.datafeed.sample_market import SAMPLE_PRODUCTS, SampleMarket, generate_sample_market
+from src.strategy.domain.domain_service.fill_model import Quote
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 
 
@@ -78,10 +82,12 @@ class DatabaseReplaySource:
 
 
 class SampleMarketReplaySource:
-    """The synthetic sample market of ``src.datafeed.sample_market``, generated in memory."""
+    """The synthetic sample market of ``src.datafeed.sample_market``, generated in memory; with ``quotes`` its
+    quote table too (``quote_at``), so replayed ticks carry the sample's true bid, ask and sizes."""
 
-    def __init__(self, start: date, end: date, products: Sequence[str] = SAMPLE_PRODUCTS) -> None:
-        self.market = generate_sample_market(start, end, products=tuple(products))
+    def __init__(self, start: date, end: date, products: Sequence[str] = SAMPLE_PRODUCTS,
+                 quotes: bool = False) -> None:
+        self.market = generate_sample_market(start, end, products=tuple(products), quotes=quotes)
         self._bars: dict[str, list[BarData]] = {}
         self._times: dict[str, list[datetime]] = {}
 
@@ -113,6 +119,14 @@ class SampleMarketReplaySource:
     def load_ticks(self, vt_symbol: str, start: datetime, end: datetime) -> list[TickData]:
         return []
 
+    def quote_at(self, vt_symbol: str, minute: datetime) -> Quote | None:
+        return self.market.quote_at(vt_symbol, minute)
+
+    def quotes_between(self, vt_symbol: str, start: datetime, end: datetime) -> list[tuple[datetime, Quote]]:
+        if self.market.quotes is None:
+            return []
+        return self.market.quotes_between(vt_symbol, _aware(start), _aware(end))
+
     def _series(self, vt_symbol: str) -> tuple[list[BarData], list[datetime]]:
         if vt_symbol not in self._bars:
             bars = self.market.bars[vt_symbol]
@@ -126,4 +140,34 @@ class SampleMarketReplaySource:
                 if vt_symbol in self.market.bar_counts()}
 
 
-__all__ = ["DatabaseReplaySource", "ReplaySource", "SampleMarketReplaySource"]
+class QuotedReplaySource:
+    """Another source's bars and ticks, with the quote table of the sample generation that wrote them
+    (``regenerate_with_quotes``): the replay of the database's sample on its true quotes."""
+
+    def __init__(self, source: ReplaySource, market: SampleMarket) -> None:
+        self.source = source
+        self.market = market
+
+    def describe(self) -> str:
+        return f"{self.source.describe()} with the sample's quote table"
+
+    def get_bar_overview(self) -> list[BarOverview]:
+        return self.source.get_bar_overview()
+
+    def tick_overview(self) -> dict[str, tuple[datetime, datetime]]:
+        return self.source.tick_overview()
+
+    def load_bars(self, vt_symbol: str, start: datetime, end: datetime) -> list[BarData]:
+        return self.source.load_bars(vt_symbol, start, end)
+
+    def load_ticks(self, vt_symbol: str, start: datetime, end: datetime) -> list[TickData]:
+        return self.source.load_ticks(vt_symbol, start, end)
+
+    def quote_at(self, vt_symbol: str, minute: datetime) -> Quote | None:
+        return self.market.quote_at(vt_symbol, minute)
+
+    def quotes_between(self, vt_symbol: str, start: datetime, end: datetime) -> list[tuple[datetime, Quote]]:
+        return self.market.quotes_between(vt_symbol, _aware(start), _aware(end))
+
+
+__all__ = ["DatabaseReplaySource", "QuotedReplaySource", "ReplaySource", "SampleMarketReplaySource"]

@@ -38,6 +38,7 @@ unavailable.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -49,7 +50,13 @@ from pathlib import Path
 
 from vnpy.event import Event
 
-from src.datafeed.sample_market import DEFAULT_END, DEFAULT_START, ensure_sample_market, sample_codes
+from src.datafeed.sample_market import (
+    DEFAULT_END,
+    DEFAULT_START,
+    ensure_sample_market,
+    regenerate_with_quotes,
+    sample_codes,
+)
 from src.datafeed.synthetic_marker import synthetic_description
 from src.core import database_factory
 from src.main.bootstrap.engine_factory import (
@@ -67,7 +74,12 @@ from src.main.config.gateway_manager import GatewayManager, GatewayUnavailableEr
 from src.core.config.schema import StrategyConfig
 from src.main.gateway.event_flow import EventEngineProbe
 from src.main.gateway.replay_gateway import EVENT_REPLAY, ReplayGateway, ReplayPhase, ReplayPlan, ReplayProgress
-from src.main.gateway.replay_source import DatabaseReplaySource, ReplaySource, SampleMarketReplaySource
+from src.main.gateway.replay_source import (
+    DatabaseReplaySource,
+    QuotedReplaySource,
+    ReplaySource,
+    SampleMarketReplaySource,
+)
 from src.core.process.exit_codes import EXIT_FAILED, EXIT_GATEWAY_UNAVAILABLE, EXIT_OK
 from src.core.process.heartbeat import HeartbeatWriter
 from src.main.process.paper_trades import PaperTradeStore, database_location
@@ -100,6 +112,7 @@ class ReplayOptions:
     source: str = "database"        # "database" or "sample"
     warmup_days: int | None = None  # None: what the strategies' indicators need
     sample_market: bool = False     # create the synthetic sample market when the database has no bars
+    quotes: bool = False            # the sample's quote table on the replayed ticks (regenerated in memory)
 
 
 @dataclass(frozen=True)
@@ -251,7 +264,8 @@ class ChildProcess:
         gateway.progress_interval_seconds = _replay_progress_seconds(gateway.progress_interval_seconds)
         gateway.prepare(source, universe.contracts,
                         ReplayPlan(tuple(warmup_days), tuple(replay_days), replay.speed), calendar,
-                        self.options.capital, fees=self.config.fees.to_domain())
+                        self.options.capital, fees=self.config.fees.to_domain(),
+                        margin_multiplier=self.config.account.broker_margin_multiplier)
         strategy_engine.market_clock = lambda: gateway.market_time
         strategy_engine.history_from_stream = True
         engines.main_engine.connect({"speed": replay.speed}, "REPLAY")
@@ -261,7 +275,7 @@ class ChildProcess:
 
     def _replay_source(self, database, settings: DatabaseSettings, first: date, last: date) -> ReplaySource:
         if self.options.replay.source == "sample":
-            return SampleMarketReplaySource(first, last)
+            return SampleMarketReplaySource(first, last, quotes=self.options.replay.quotes)
         # Several paper processes may start at once (one per timeframe): one generates, the others wait.
         with exclusive_lock(SAMPLE_MARKET_LOCK):
             if not _has_any_bars(database, first, last):
@@ -277,7 +291,16 @@ class ChildProcess:
         synthetic = synthetic_description(database, sample_codes(), first, last)
         if synthetic is not None:
             logger.warning("replaying %s", synthetic)
-        return DatabaseReplaySource(database, settings.describe())
+        source = DatabaseReplaySource(database, settings.describe())
+        if self.options.replay.quotes:
+            market = regenerate_with_quotes(database, first, last)
+            if market is None:
+                raise UserInputError(f"--replay-quotes: no sample market generation in {settings.describe()} covers "
+                                     f"{first} to {last}")
+            logger.info("replay on the quote table of the sample market %s..%s (seed %d)", market.start, market.end,
+                        market.seed)
+            return QuotedReplaySource(source, market)
+        return source
 
     def _on_replay_progress(self, event: Event) -> None:
         progress: ReplayProgress = event.data
@@ -422,6 +445,9 @@ class ChildProcess:
         if self.trade_store is not None:
             logger.info("replay summary: %d fills in table paper_trade of %s, run_id %s",
                         self.trade_store.trades_recorded, self._database_description, self.trade_store.run_id)
+        logger.info("replay fills: %s; opening orders rejected for margin: %d",
+                    json.dumps(self.replay_gateway.fill_summary(), sort_keys=True),
+                    self.replay_gateway.margin_rejections)
 
     def _stop_strategies(self, engines: Engines) -> None:
         """vnpy's stop_strategy (on_stop: state saved; orders cancelled), run in the event thread.

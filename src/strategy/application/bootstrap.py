@@ -173,7 +173,9 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
         indicator_service=IndicatorService(IndicatorSettings()),
         signal_service=SignalService(SignalSettings(close_days_before_expiry=config.expiry.close_days_before),
                                      **put_call_filter(config)),
-        option_selector=OptionSelectorService(OptionSelectorSettings(strike_level=setting.strike_level)),
+        option_selector=OptionSelectorService(OptionSelectorSettings(
+            strike_level=setting.strike_level, min_volume=setting.min_volume,
+            min_open_interest=setting.min_open_interest, max_spread_ratio=setting.max_spread_ratio)),
         sizing_service=PositionSizingService(SizingSettings(
             max_positions=setting.max_positions, position_ratio=setting.position_ratio,
             broker_margin_multiplier=config.account.broker_margin_multiplier)),

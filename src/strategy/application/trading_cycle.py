@@ -80,8 +80,9 @@ from src.strategy.domain.value_object.execution_settings import ExecutionSetting
 from src.strategy.domain.value_object.fee_schedule import FeeSchedule
 from src.strategy.domain.value_object.greeks import GreeksResult
 from src.strategy.domain.value_object.hedging_config import HedgingConfig
-from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset, OptionQuote
+from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset
 from src.strategy.domain.value_object.market_input import BarPrint, TopOfBook, TradeFill
+from src.strategy.domain.domain_service.option_quote_builder import OptionQuoteBuilder
 from src.strategy.domain.value_object.option_contract import OptionContract
 from src.strategy.domain.value_object.order_instruction import OrderInstruction, OrderPurpose, align_price
 from src.strategy.domain.value_object.order_status import OrderStatus
@@ -193,6 +194,7 @@ class TradingCycle:
         self.idle_reason: str | None = None  # set, the cycle decides and hedges nothing (session_gap.py)
         self.safeguards = None  # the pre-trade gate, reduce-only and the kill switch (application/safeguards.py)
         self.hedge_notes: dict[str, str | None] = {}  # why a product is not hedged in its options' month
+        self.quote_builder = OptionQuoteBuilder()  # options' day volume and latest touch (live and replay)
 
     # ------------------------------------------------------------ accessors
     @property
@@ -229,6 +231,7 @@ class TradingCycle:
         new_day = contracts.start_day_if_new(bar_time)
         if new_day:
             self.previous_closes = dict(self.last_prices)
+            self.quote_builder.new_day()
             self._prune_history(bar_time)
         for vt_symbol, bar in prints.items():
             if vt_symbol in self.futures:
@@ -243,8 +246,7 @@ class TradingCycle:
                 self.executor.update_price(vt_symbol, last=bar.close)
             option = self.options.get(vt_symbol)
             if option is not None:
-                self.instruments.update_option_quote(OptionQuote(
-                    contract=option, last_price=bar.close, volume=bar.volume, open_interest=bar.open_interest))
+                self.instruments.update_option_quote(self.quote_builder.from_bar(option, bar))
         self._settle_expired(now)
         self._pending.extend(self.expiry_watch.check(self.positions.positions(), self.options, self.last_prices, now))
         if new_day:
@@ -274,6 +276,11 @@ class TradingCycle:
             self.safeguards.on_quote(quote, at)
         self.executor.update_price(quote.vt_symbol, bid=quote.bid, ask=quote.ask, last=quote.last,
                                    limit_up=quote.limit_up, limit_down=quote.limit_down)
+        option = self.options.get(quote.vt_symbol)
+        if option is not None:
+            option_quote = self.quote_builder.from_touch(option, quote)
+            if option_quote is not None:
+                self.instruments.update_option_quote(option_quote)
         if quote.vt_symbol in self.futures and quote.last:
             self.settlement.record(quote.vt_symbol, at, quote.last)
         if self._settle_expired(at):  # the after-close record (15:30) settles the day's expiries

@@ -22,7 +22,7 @@ from src.strategy.domain.event.decision_events import DecisionRefusedEvent, Sign
 from src.strategy.domain.event.instrument_events import ActiveContractChangedEvent
 from src.strategy.domain.event.order_events import OrderOverfilledEvent
 from src.strategy.domain.value_object.market import BarSnapshot, Direction, Offset
-from src.strategy.domain.value_object.market_input import BarPrint, TradeFill
+from src.strategy.domain.value_object.market_input import BarPrint, TopOfBook, TradeFill
 from src.strategy.domain.value_object.order_instruction import OrderPurpose
 from src.strategy.domain.value_object.order_status import OrderStatus
 from src.strategy.domain.value_object.signal_type import SignalType
@@ -270,3 +270,24 @@ def test_the_monitor_view_has_the_desk_columns_per_position_and_the_smile(config
     strikes = {point["strike"] for point in view["smile"]}
     assert 3700.0 in strikes
     assert all(point["option_type"] in ("CALL", "PUT") and point["iv"] > 0 for point in view["smile"])
+
+
+def test_a_ticks_touch_reaches_the_option_chain_and_a_wide_one_refuses_the_opening(config):
+    """Live and in the replay: the tick's bid, ask and sizes go into the option's quote, the bar keeps them,
+    the mark is the mid, and the liquidity filter's spread check acts on them."""
+    cycle, gateway, published = make_cycle(config)
+    minute(cycle, START, trading=False)
+    put = "IO2502-P-3700.CFFEX"
+    cycle.on_quote(TopOfBook(put, 23.8, 24.2, 24.0, None, None, 6.0, 4.0, 80.0, 950.0), START + timedelta(seconds=70))
+    instrument = cycle.instruments.get("IF")
+    quote = instrument.option_quote(put)
+    assert (quote.bid, quote.ask, quote.bid_size, quote.ask_size, quote.volume) == (23.8, 24.2, 6.0, 4.0, 80.0)
+    assert quote.mark_price == pytest.approx(24.0)
+    minute(cycle, START + timedelta(minutes=1), trading=False)
+    assert (instrument.option_quote(put).bid, instrument.option_quote(put).ask) == (23.8, 24.2)
+    # A spread of a third of the mid: the signal's option is refused, with the reason.
+    cycle.on_quote(TopOfBook(put, 20.0, 28.0, 24.0, None, None, 1.0, 1.0, 90.0, 950.0), START + timedelta(seconds=130))
+    minute(cycle, START + timedelta(minutes=2))
+    assert not gateway.sent
+    refusals = [e for e in published if isinstance(e, DecisionRefusedEvent)]
+    assert refusals and "above max_spread_ratio" in refusals[-1].reason

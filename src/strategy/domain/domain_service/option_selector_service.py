@@ -11,11 +11,13 @@
 4. Check that option's liquidity. It is refused, never swapped for a
    neighbour, so ``strike_level`` keeps its meaning:
    - it must have a price (last price > 0);
-   - volume >= ``min_volume`` and open interest >= ``min_open_interest``;
+   - volume >= ``min_volume`` (lots traded today) and open interest >=
+     ``min_open_interest`` (defaults 10 and 100, ``strategies[].setting``);
    - the spread is checked only when bid and ask are both known: in a bar
      backtest neither is and the check is skipped; a one-sided live market
      (only a bid or only an ask) is refused since it cannot be measured;
-     ``max_spread_ratio`` None switches the spread check off.
+     ``max_spread_ratio`` (default 0.1: the spread at most a tenth of the mid)
+     None switches the spread check off.
 
 The underlying price is the price of the future the product trades (the
 options' index is not quoted separately).
@@ -37,9 +39,9 @@ class OptionSelectorSettings:
     strike_level: int = 4
     min_days_to_expiry: int = 7
     max_days_to_expiry: int = 60
-    min_volume: float = 0.0
-    min_open_interest: float = 0.0
-    max_spread_ratio: float | None = 0.3
+    min_volume: float = 10.0          # lots traded today (OptionQuote.volume)
+    min_open_interest: float = 100.0
+    max_spread_ratio: float | None = 0.1
 
     def __post_init__(self) -> None:
         owner = "OptionSelectorSettings"

@@ -70,10 +70,10 @@ class BarSnapshot:
 class OptionQuote:
     """The latest known market of one option.
 
-    ``bid`` and ``ask`` are None when only bars are known (bar backtests); a
-    side without a resting order is None too. ``volume`` is whatever period the
-    source reports: the day's cumulative volume from ticks, the bar's volume
-    from bars.
+    ``bid`` and ``ask`` (and the sizes shown there) are None when only bars are
+    known (bar backtests); a side without a resting order is None too.
+    ``volume`` is the day's volume so far (``OptionQuoteBuilder``: the sum of
+    the day's 1-minute bars, or the tick's cumulative volume).
     """
 
     contract: OptionContract
@@ -82,6 +82,8 @@ class OptionQuote:
     open_interest: float
     bid: float | None = None
     ask: float | None = None
+    bid_size: float | None = None
+    ask_size: float | None = None
 
     def __post_init__(self) -> None:
         owner = f"OptionQuote({getattr(self.contract, 'vt_symbol', '?')})"
@@ -94,6 +96,10 @@ class OptionQuote:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, require_positive(owner, name, value))
+        for name in ("bid_size", "ask_size"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, require_non_negative(owner, name, value))
         if self.bid is not None and self.ask is not None and self.bid > self.ask:
             raise ValueError(f"{owner}: bid {self.bid} is above ask {self.ask}")
 

@@ -39,6 +39,10 @@ class TopOfBook(NamedTuple):
     last: float | None
     limit_up: float | None
     limit_down: float | None
+    bid_size: float | None = None
+    ask_size: float | None = None
+    volume: float | None = None         # the day's cumulative volume
+    open_interest: float | None = None
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def to_bar_print(bar: BarData) -> BarPrint:
 def to_top_of_book(tick: TickData) -> TopOfBook:
     """The platform's zeros (no quote, no limit) pass through: the executor reads them as missing."""
     return TopOfBook(tick.vt_symbol, tick.bid_price_1, tick.ask_price_1, tick.last_price, tick.limit_up,
-                     tick.limit_down)
+                     tick.limit_down, tick.bid_volume_1, tick.ask_volume_1, tick.volume, tick.open_interest)
 
 
 def to_trade_fill(trade: TradeData, fallback_time: datetime) -> TradeFill:
