@@ -119,7 +119,8 @@ def _run(args, strategy_config, products, output_dir: Path, started: float) -> i
         return EXIT_FAILED
 
     print(f"Data: {result.data_source}")
-    print(f"Period: {start} to {end} (vnpy's daily results below also cover the warm-up days)")
+    warmup = f", after a warm-up from {result.warmup_start} (not traded)" if result.warmup_start else ""
+    print(f"Period: {start} to {end}{warmup}")
     print(result.statistics_table)
     print(f"\nReport: {result.output_dir}  (summary.json, trades.csv, chart.html, backtest.log)")
     print(f"Run time: {time.monotonic() - started:.1f} s")

@@ -108,27 +108,27 @@ class OptionBacktestingEngine(BacktestingEngine):
         self.history_data = {}
 
     def run_backtesting(self) -> None:
-        """vnpy's replay (warm-up days, then trading), the same steps on the same minutes, over streamed bars."""
-        if self.stream_days is None or self._reader is None:
-            super().run_backtesting()
-            return
+        """vnpy's replay (warm-up days, then trading) over the whole range or over streamed bars. Unlike vnpy, a
+        warm-up that uses every minute leaves nothing to trade (vnpy replayed its last minute a second time)."""
         self.strategy.on_init()
-        minutes = self._streamed_minutes()
+        streamed = self.stream_days is not None and self._reader is not None
+        minutes = self._streamed_minutes() if streamed else iter(sorted(self.dts))
+        # The warm-up is ``self.days`` whole trading days. vnpy counts a day change against ``self.datetime``,
+        # which starts at 1970-01-01, so its first minute already counts as a change and its warm-up ends
+        # a day early: a backtest from --start traded on the last warm-up day. Days are counted from the
+        # first minute replayed here.
         day_count = 0
         resume_at = None
         last = None
         for dt in minutes:
-            last = dt
-            if self.datetime and dt.day != self.datetime.day:
+            if last is not None and dt.date() != last.date():
                 day_count += 1
                 if day_count >= self.days:
                     resume_at = dt
                     break
+            last = dt
             if not self._replay(dt):
                 return
-        else:
-            # vnpy replays the last minute of the warm-up a second time when the warm-up used every minute
-            resume_at = last
         self.strategy.inited = True
         self.output("strategy initialised")
         self.strategy.on_start()

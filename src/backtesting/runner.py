@@ -64,6 +64,7 @@ class BacktestResult:
     counts: TradeCounts
     vt_symbols: tuple[str, ...] = field(default=())
     data_source: str = ""
+    warmup_start: date | None = None  # the first day read: the indicators warm up from it, nothing trades
 
 
 class BacktestRunner:
@@ -293,7 +294,8 @@ class BacktestRunner:
                     **book_at_the_end(strategy))
         return BacktestResult(output_dir=output_dir, summary=summary,
                               statistics_table=format_statistics(statistics, counts, extra_rows), counts=counts,
-                              vt_symbols=tuple(vt_symbols), data_source=data_source)
+                              vt_symbols=tuple(vt_symbols), data_source=data_source,
+                              warmup_start=engine.start.date())
 
     def data_source(self, vt_symbols) -> str:
         """SYNTHETIC and which generation, when the sample market wrote the bars of the dates."""

@@ -138,3 +138,21 @@ def test_summary_carries_risk_in_money_and_an_attribution_that_adds_up(finished_
     assert "hedge_pnl" in summary and "scalping_pnl" not in summary
     html = (result.output_dir / "chart.html").read_text(encoding="utf-8")
     assert "P&amp;L attribution" in html or "P&L attribution" in html
+
+
+def test_the_warm_up_is_whole_days_and_trading_starts_on_the_start_day(tmp_path, sample_database):
+    """vnpy counts its first minute as a day change (its clock starts at 1970-01-01), so its warm-up ended a
+    day early and a backtest from --start traded on the last warm-up day. Ours reads the warm-up days whole."""
+    start = date(2026, 1, 9)
+    config = load_strategy_config(DEFAULT_STRATEGY_CONFIG)
+    runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=start, end=start), sample_database,
+                            DEFAULT_STRATEGY_CONFIG)
+    result = runner.run(tmp_path / "report")
+    engine = runner.last_engine
+    first_read = start
+    for _ in range(engine.days):
+        first_read = runner.calendar.previous_trading_day(first_read)
+    assert engine.days >= 2 and result.warmup_start == first_read
+    trade_days = {trade.datetime.date() for trade in engine.get_all_trades()}
+    assert trade_days == {start}
+    assert list(engine.daily_results) == [start]
