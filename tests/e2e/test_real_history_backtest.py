@@ -23,9 +23,10 @@ def test_signals_trade_the_dominant_future_and_positions_roll_with_it(shared_dat
     result = run_command(["-m", "src.backtesting.cli", "--override-config", "config/examples/real_history_if_5m.yaml",
                           "--trading-target", "config/examples/trading_target_if.yaml", "--futures-only",
                           "--start", "2015-01-05", "--end", "2015-03-31", "--capital", "5000000",
-                          "--output-dir", str(out), "--no-progress"], database=database)
+                          "--fills", "vnpy", "--output-dir", str(out), "--no-progress"], database=database)
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["fill_model"] == "vnpy"
     assert summary["contracts"] == 4 and summary["trade_count"] > 10
     assert summary["future_trade_count"] == summary["trade_count"] and summary["option_trade_count"] == 0
     assert summary["settled_positions"] == 0 and summary["hedge_trade_count"] == 0

@@ -16,7 +16,7 @@ import pytest
 from vnpy.trader.constant import Offset
 
 from src.backtesting.config import BacktestConfig
-from src.backtesting.runner import BacktestRunner
+from src.backtesting.runner import FILLS_VNPY, BacktestRunner
 from src.core.config.config_loader import DEFAULT_STRATEGY_CONFIG, load_strategy_config
 from src.core.config.env_settings import DatabaseSettings
 from src.core.database_factory import create_database
@@ -51,7 +51,7 @@ def futures_run(shared_data, tmp_path_factory):
     config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, OVERRIDE)
     events: list[DomainEvent] = []
     runner = BacktestRunner(config, ("IF",), BacktestConfig(start=START, end=END, capital=5_000_000.0), database,
-                            DEFAULT_STRATEGY_CONFIG, OVERRIDE, futures_only=True,
+                            DEFAULT_STRATEGY_CONFIG, OVERRIDE, futures_only=True, fills=FILLS_VNPY,
                             event_handlers=((DomainEvent, events.append),))
     engine = runner.prepare_engine()
     engine.run_backtesting()
