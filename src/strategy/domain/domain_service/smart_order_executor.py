@@ -61,6 +61,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import Enum
+from typing import NamedTuple
 
 from src.strategy.domain.domain_service.trading_clock import TradingClocks
 from src.strategy.domain.event.base import DomainEvent
@@ -157,13 +158,17 @@ class ExecutionView:
         return self.status.is_finished
 
 
-@dataclass(frozen=True)
-class _Quote:
+class _Quote(NamedTuple):  # a tuple: one is made per contract per bar
     bid: float | None
     ask: float | None
     last: float | None
     limit_up: float | None
     limit_down: float | None
+
+
+def _side(owner: str, name: str, value: float | None) -> float | None:
+    """A price of the book, None when unknown or absent (zero or below)."""
+    return None if value is None or value <= 0 else require_positive(owner, name, value)
 
 
 @dataclass(eq=False)
@@ -372,10 +377,9 @@ class SmartOrderExecutor:
         """The latest market of a contract; a side that is unknown (or absent from the book) is None."""
         owner = f"SmartOrderExecutor.update_price({vt_symbol!r})"
         require_text(owner, "vt_symbol", vt_symbol)
-        values = {name: (None if value is None or value <= 0 else require_positive(owner, name, value))
-                  for name, value in (("bid", bid), ("ask", ask), ("last", last), ("limit_up", limit_up),
-                                      ("limit_down", limit_down))}
-        self._quotes[vt_symbol] = _Quote(**values)
+        self._quotes[vt_symbol] = _Quote(_side(owner, "bid", bid), _side(owner, "ask", ask),
+                                         _side(owner, "last", last), _side(owner, "limit_up", limit_up),
+                                         _side(owner, "limit_down", limit_down))
 
     # --- commands ----------------------------------------------------------
 
