@@ -54,14 +54,20 @@ class BarGreeks:
             raise ValueError(f"BarGreeks.per_lot: {len(contracts)} contracts but {len(prices)} prices")
         results: list[GreeksResult | None] = [None] * len(contracts)
         missing: list[int] = []
+        repriced: set[str] = set()
         entries = self._entries
         for index, contract in enumerate(contracts):
-            entry = entries.get(contract.vt_symbol)
-            if (entry is not None and (entry[0] is contract or entry[0] == contract) and entry[1] == prices[index]
+            symbol = contract.vt_symbol
+            entry = entries.get(symbol)
+            # An option already being priced again in this request is priced again at each mention, in
+            # order, as the pricer called directly would (its memory is per option and order matters).
+            if (symbol not in repriced and entry is not None and (entry[0] is contract or entry[0] == contract)
+                    and entry[1] == prices[index]
                     and entry[2] == self._underlying_price(contract.underlying_vt_symbol)):
                 results[index] = entry[3]
             else:
                 missing.append(index)
+                repriced.add(symbol)
         if missing:
             self._price([contracts[i] for i in missing], [prices[i] for i in missing], missing, results)
         return results

@@ -56,6 +56,7 @@ callbacks here (``on_order_update``, ``on_trade``).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -375,6 +376,10 @@ class SmartOrderExecutor:
                      last: float | None = None, *, limit_up: float | None = None,
                      limit_down: float | None = None) -> None:
         """The latest market of a contract; a side that is unknown (or absent from the book) is None."""
+        if (bid is None and ask is None and limit_up is None and limit_down is None and type(last) is float
+                and 0.0 < last < math.inf and type(vt_symbol) is str and vt_symbol.strip()):
+            self._quotes[vt_symbol] = _Quote(None, None, last, None, None)  # a bar's close: checked already
+            return
         owner = f"SmartOrderExecutor.update_price({vt_symbol!r})"
         require_text(owner, "vt_symbol", vt_symbol)
         self._quotes[vt_symbol] = _Quote(_side(owner, "bid", bid), _side(owner, "ask", ask),
