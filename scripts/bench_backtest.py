@@ -18,7 +18,7 @@ Each measurement runs in its own process, pinned to one core, so its peak RSS is
   the CPU time is what the run itself cost.
 
 ``--profile F --modes full-stream --repeat 1`` runs that replay under cProfile, writes the stats to F
-and prints the top functions.
+and prints the top functions (cProfile's clock is the wall clock: profile on a quiet core).
 """
 from __future__ import annotations
 
