@@ -12,11 +12,13 @@ served from it.
 A contract is served from the cache only when it is asked at the price and
 underlying price it was priced at (the cache key is the contract at this
 time; the prices are checked, not assumed); anything else is priced again,
-all such options of a request in one call, and replaces the entry. Because the
-pricer works element by element, and its one piece of memory (the last good
-implied volatility of each option, used when a price has none) changes only
-when an option is priced at a new price, the answers are exactly those of
-calling ``per_lot`` directly each time.
+all such options of a request in one call and in the request's order, and
+replaces the entry. The pricer works element by element, and its one piece of
+memory (the last good implied volatility of each option, used when a price has
+none) changes only when an option is priced at a new price, so the answers and
+that memory are those of calling ``per_lot`` directly on each request (equal to
+the last bits or so: numpy may round a one-element array and a longer one
+differently; the default backtest's reports are byte-identical either way).
 
 Not shared between bars and not global: the cycle makes one per valuation
 time and drops it with the bar.

@@ -378,7 +378,8 @@ class SmartOrderExecutor:
         """The latest market of a contract; a side that is unknown (or absent from the book) is None."""
         if (bid is None and ask is None and limit_up is None and limit_down is None and type(last) is float
                 and 0.0 < last < math.inf and type(vt_symbol) is str and vt_symbol.strip()):
-            self._quotes[vt_symbol] = _Quote(None, None, last, None, None)  # a bar's close: checked already
+            # a bar's close alone, the one price of a bar backtest: what the checks below would keep
+            self._quotes[vt_symbol] = _Quote(None, None, last, None, None)
             return
         owner = f"SmartOrderExecutor.update_price({vt_symbol!r})"
         require_text(owner, "vt_symbol", vt_symbol)
