@@ -72,7 +72,7 @@ class BookRisk:
         if missing:
             contracts = [cycle.options[s] for s in missing]
             prices = [cycle.last_prices.get(s, float("nan")) for s in missing]
-            results = cycle.services.greeks.per_lot(contracts, prices, cycle._underlying_price, now)
+            results = cycle._greeks_at(now).per_lot(contracts, prices)  # the bar's one pricing (BarGreeks)
             cache.update(zip(missing, results))
         return {s: cache[s] for s in symbols if cache[s] is not None}
 

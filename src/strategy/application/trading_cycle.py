@@ -42,6 +42,7 @@ from src.strategy.domain.domain_service.account_valuation import value_account
 from src.strategy.domain.event.account_events import MarginCallEvent
 from src.strategy.domain.domain_service.active_contract_tracker import ActiveContractTracker
 from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
+from src.strategy.domain.domain_service.bar_greeks import BarGreeks
 from src.strategy.domain.domain_service.delta_hedging_engine import DeltaHedgingEngine
 from src.strategy.domain.domain_service.expiry_risk import ExpiryRiskWatch
 from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired
@@ -195,6 +196,7 @@ class TradingCycle:
         self.safeguards = None  # the pre-trade gate, reduce-only and the kill switch (application/safeguards.py)
         self.hedge_notes: dict[str, str | None] = {}  # why a product is not hedged in its options' month
         self.quote_builder = OptionQuoteBuilder()  # options' day volume and latest touch (live and replay)
+        self._bar_greeks: BarGreeks | None = None  # the Greeks priced at the current valuation time
 
     # ------------------------------------------------------------ accessors
     @property
@@ -613,11 +615,16 @@ class TradingCycle:
         config = services.hedging_config
         engine = services.gamma_engine if config.gamma_scalping_enabled else (
             services.delta_engine if config.delta_hedging_enabled else None)
+        measured = []
         for product in self.instruments.products():
             hedge_symbol = self.instruments.active_contract(product)
             price = self.last_prices.get(hedge_symbol) if hedge_symbol else None
-            if hedge_symbol is None or price is None:
-                continue
+            if hedge_symbol is not None and price is not None:
+                measured.append((product, hedge_symbol, price))
+        option_products = {self.instruments.get(product).option_product for product, _, _ in measured}
+        self._greeks_of([p for p in self.positions.positions() if p.vt_symbol in self.options
+                         and self.options[p.vt_symbol].product in option_products], now)  # one pricing call
+        for product, hedge_symbol, price in measured:
             band = None
             if engine is services.delta_engine:  # the options' month where it trades; the band's floor
                 hedge_symbol, price, band = delta_hedge_plan(self, product, hedge_symbol, price, now)
@@ -698,7 +705,14 @@ class TradingCycle:
     def _greeks_of(self, held: Sequence[Position], now: datetime):
         contracts = [self.options[p.vt_symbol] for p in held]
         prices = [self.last_prices.get(p.vt_symbol, p.avg_price) for p in held]
-        return self.services.greeks.per_lot(contracts, prices, self._underlying_price, now)
+        return self._greeks_at(now).per_lot(contracts, prices)
+
+    def _greeks_at(self, now: datetime) -> BarGreeks:
+        """The Greeks already priced at ``now`` (see ``BarGreeks``); a new valuation time starts afresh."""
+        cache = self._bar_greeks
+        if cache is None or cache.now != now or cache.service is not self.services.greeks:
+            cache = self._bar_greeks = BarGreeks(self.services.greeks, now, self._underlying_price)
+        return cache
 
     def _underlying_price(self, vt_symbol: str) -> float:
         return self.last_prices.get(vt_symbol, float("nan"))
@@ -710,7 +724,7 @@ class TradingCycle:
 
     def _candidate_greeks(self, contract: OptionContract, price: float, lots: int,
                           now: datetime) -> PositionGreeks | None:
-        (greeks,) = self.services.greeks.per_lot([contract], [price], self._underlying_price, now)
+        (greeks,) = self._greeks_at(now).per_lot([contract], [price])
         return None if greeks is None else PositionGreeks.from_greeks(contract.vt_symbol, lots, 1.0, greeks)
 
     def account(self, now: datetime) -> AccountSnapshot:

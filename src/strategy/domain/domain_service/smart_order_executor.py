@@ -59,11 +59,13 @@ callbacks here (``on_order_update``, ``on_trade``).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import Enum
+from typing import NamedTuple
 
 from src.strategy.domain.domain_service.trading_clock import TradingClocks
 from src.strategy.domain.event.base import DomainEvent
@@ -161,13 +163,17 @@ class ExecutionView:
         return self.status.is_finished
 
 
-@dataclass(frozen=True)
-class _Quote:
+class _Quote(NamedTuple):  # a tuple: one is made per contract per bar
     bid: float | None
     ask: float | None
     last: float | None
     limit_up: float | None
     limit_down: float | None
+
+
+def _side(owner: str, name: str, value: float | None) -> float | None:
+    """A price of the book, None when unknown or absent (zero or below)."""
+    return None if value is None or value <= 0 else require_positive(owner, name, value)
 
 
 @dataclass(eq=False)
@@ -374,12 +380,16 @@ class SmartOrderExecutor:
                      last: float | None = None, *, limit_up: float | None = None,
                      limit_down: float | None = None) -> None:
         """The latest market of a contract; a side that is unknown (or absent from the book) is None."""
+        if (bid is None and ask is None and limit_up is None and limit_down is None and type(last) is float
+                and 0.0 < last < math.inf and type(vt_symbol) is str and vt_symbol.strip()):
+            # a bar's close alone, the one price of a bar backtest: what the checks below would keep
+            self._quotes[vt_symbol] = _Quote(None, None, last, None, None)
+            return
         owner = f"SmartOrderExecutor.update_price({vt_symbol!r})"
         require_text(owner, "vt_symbol", vt_symbol)
-        values = {name: (None if value is None or value <= 0 else require_positive(owner, name, value))
-                  for name, value in (("bid", bid), ("ask", ask), ("last", last), ("limit_up", limit_up),
-                                      ("limit_down", limit_down))}
-        self._quotes[vt_symbol] = _Quote(**values)
+        self._quotes[vt_symbol] = _Quote(_side(owner, "bid", bid), _side(owner, "ask", ask),
+                                         _side(owner, "last", last), _side(owner, "limit_up", limit_up),
+                                         _side(owner, "limit_down", limit_down))
 
     # --- commands ----------------------------------------------------------
 

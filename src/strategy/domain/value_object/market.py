@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from src.strategy.domain.value_object.option_contract import OptionContract
 from src.strategy.domain.value_object.validation import (
+    is_plain_non_negative,
     require_aware,
     require_non_negative,
     require_positive,
@@ -86,6 +87,10 @@ class OptionQuote:
     ask_size: float | None = None
 
     def __post_init__(self) -> None:
+        if (type(self.contract) is OptionContract and self.bid is None and self.ask is None
+                and is_plain_non_negative(self.last_price) and is_plain_non_negative(self.volume)
+                and is_plain_non_negative(self.open_interest)):
+            return  # a bar's quote, already what the checks below would make of it
         owner = f"OptionQuote({getattr(self.contract, 'vt_symbol', '?')})"
         if not isinstance(self.contract, OptionContract):
             raise TypeError(f"{owner}.contract must be an OptionContract, got {type(self.contract).__name__}")

@@ -66,11 +66,17 @@ def _solve_region(x, tau, s, lower: bool) -> np.ndarray:
         proposal = si + step
         converged = np.abs(step) <= _STEP_CONVERGED * si
         outside = ~((proposal > los) & (proposal < his))
-        bisection = np.where(np.isinf(his), 2.0 * si, np.where(los > 0.0, np.sqrt(los * his), 0.5 * his))
-        proposal = np.where(outside & ~converged, bisection, proposal)
+        # (the two corrections below are skipped when no element needs them: on the few options of a
+        # trading step numpy's fixed cost per call is most of the work, and most steps stay inside)
+        rejected = outside & ~converged
+        if rejected.any():
+            bisection = np.where(np.isinf(his), 2.0 * si, np.where(los > 0.0, np.sqrt(los * his), 0.5 * his))
+            proposal = np.where(rejected, bisection, proposal)
         # a bracket that has closed to rounding is as good as convergence
         converged |= (his < np.inf) & ((his - los) <= 4e-16 * his)
-        proposal = np.where(converged & outside, np.clip(proposal, los, his), proposal)
+        clipped = converged & outside
+        if clipped.any():
+            proposal = np.where(clipped, np.clip(proposal, los, his), proposal)
         if active.size != n:
             s[active], lo[active], hi[active] = proposal, los, his
         else:

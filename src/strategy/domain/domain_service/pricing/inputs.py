@@ -64,12 +64,17 @@ class Inputs:
                     arrays[name] = np.asarray(value, dtype=np.float64)
                 except (TypeError, ValueError):
                     arrays[name] = _to_float_array(value)
-        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
+        shapes = {a.shape for a in arrays.values()} - {()}
+        # One shape (besides scalars), the usual case, needs no broadcasting: a trading step prices a
+        # few options at a time, where numpy's general broadcasting costs more than the arithmetic.
+        shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*(a.shape for a in arrays.values()))
         size = int(np.prod(shape, dtype=np.int64))
         values: dict[str, np.ndarray | float] = {}
         for name, array in arrays.items():
             if array.size == 1 and size != 0:
                 values[name] = float(array.reshape(-1)[0])
+            elif array.shape == shape and array.flags.c_contiguous:
+                values[name] = array.reshape(-1)  # what the general way below gives, without its steps
             else:
                 values[name] = np.ascontiguousarray(np.broadcast_to(array, shape)).reshape(-1)
         return cls(shape, values)
