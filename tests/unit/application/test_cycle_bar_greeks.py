@@ -32,7 +32,8 @@ class CountingGreeks(OptionGreeksService):
 
 def counted(cycle) -> CountingGreeks:
     current = cycle.services.greeks
-    counting = CountingGreeks(current.calculator, current.risk_free_rate, current.implied_vols)
+    counting = CountingGreeks(current.calculator, current.risk_free_rate, current.implied_vols,
+                              time_to_expiry=current.time_to_expiry, days_per_year=current.days_per_year)
     cycle.services.greeks = counting
     return counting
 
@@ -63,7 +64,9 @@ def test_the_cached_greeks_are_those_of_the_pricer_called_directly(config):
     cycle, _gateway = book_with_a_short_put(config)
     minute(cycle, START + timedelta(minutes=1))
     now = START + timedelta(minutes=2)
-    reference = OptionGreeksService(GreeksCalculator("black76"), cycle.services.greeks.risk_free_rate)
+    used = cycle.services.greeks
+    reference = OptionGreeksService(GreeksCalculator("black76"), used.risk_free_rate,
+                                    time_to_expiry=used.time_to_expiry, days_per_year=used.days_per_year)
     held = [p for p in cycle.positions.positions() if p.vt_symbol in cycle.options]
     expected = reference.per_lot([cycle.options[p.vt_symbol] for p in held],
                                  [cycle.last_prices[p.vt_symbol] for p in held],
