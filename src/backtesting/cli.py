@@ -121,6 +121,12 @@ def _run(args, strategy_config, products, output_dir: Path, started: float) -> i
     print(f"Data: {result.data_source}")
     warmup = f", after a warm-up from {result.warmup_start} (not traded)" if result.warmup_start else ""
     print(f"Period: {start} to {end}{warmup}")
+    if result.trading_from is None:
+        print(f"Warning: nothing was traded: the warm-up needs more trading days of bars than the database has "
+              f"from {result.warmup_start} to {end}")
+    elif result.trading_from > start:
+        print(f"Warning: the database has no bars for part of the warm-up, so it used the first days of the "
+              f"period and trading started on {result.trading_from}, not {start}")
     print(result.statistics_table)
     print(f"\nReport: {result.output_dir}  (summary.json, trades.csv, chart.html, backtest.log)")
     print(f"Run time: {time.monotonic() - started:.1f} s")

@@ -63,6 +63,7 @@ class OptionBacktestingEngine(BacktestingEngine):
         self.stream_days = stream_days
         self.database = database
         self.replayed_bars = 0  # bars read during a streamed replay
+        self.trading_from: datetime | None = None  # the first minute traded, once the warm-up is over
         self._reader = None
         # Fills: the quote-aware model (None: vnpy's own crossing at the next bar's open, kept for comparison),
         # the quotes it fills against where known, the quotes fills are checked against, and what they cost.
@@ -129,6 +130,7 @@ class OptionBacktestingEngine(BacktestingEngine):
             last = dt
             if not self._replay(dt):
                 return
+        self.trading_from = resume_at  # None: the warm-up used every minute, nothing was traded
         self.strategy.inited = True
         self.output("strategy initialised")
         self.strategy.on_start()

@@ -65,6 +65,7 @@ class BacktestResult:
     vt_symbols: tuple[str, ...] = field(default=())
     data_source: str = ""
     warmup_start: date | None = None  # the first day read: the indicators warm up from it, nothing trades
+    trading_from: date | None = None  # the first day traded (None: the warm-up used every day)
 
 
 class BacktestRunner:
@@ -295,7 +296,8 @@ class BacktestRunner:
         return BacktestResult(output_dir=output_dir, summary=summary,
                               statistics_table=format_statistics(statistics, counts, extra_rows), counts=counts,
                               vt_symbols=tuple(vt_symbols), data_source=data_source,
-                              warmup_start=engine.start.date())
+                              warmup_start=engine.start.date(),
+                              trading_from=engine.trading_from.date() if engine.trading_from else None)
 
     def data_source(self, vt_symbols) -> str:
         """SYNTHETIC and which generation, when the sample market wrote the bars of the dates."""

@@ -214,13 +214,14 @@ def test_walk_forward_chooses_in_sample_and_tests_out_of_sample(database, tmp_pa
     grid = tmp_path / "grid.yaml"
     grid.write_text("parameters:\n  strategies[0].setting.strike_level: [2, 4]\n", encoding="utf-8")
     results = tmp_path / "results.csv"
-    result = sweep(["--grid", str(grid), "--walk-forward", "2:1", "--end", "2026-01-13", "--workers", "2",
+    # Three in-sample days: the sample starts on 01-08 and the warm-up takes two whole trading days of bars.
+    result = sweep(["--grid", str(grid), "--walk-forward", "3:1", "--workers", "2",
                     "--results", str(results)], database)
     assert result.returncode == 0, result.stderr
     table = result.stdout[result.stdout.index("Walk-forward"):].splitlines()
     assert table[1].split()[:3] == ["window", "in-sample", "out-of-sample"]
-    assert table[2].split()[:3] == ["1", "2026-01-08..2026-01-09", "2026-01-12..2026-01-12"]
-    assert table[3].split()[:3] == ["2", "2026-01-09..2026-01-12", "2026-01-13..2026-01-13"]
+    assert table[2].split()[:3] == ["1", "2026-01-08..2026-01-12", "2026-01-13..2026-01-13"]
+    assert table[3].split()[:3] == ["2", "2026-01-09..2026-01-13", "2026-01-14..2026-01-14"]
     with results.open(encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert sorted(row["tag"] for row in rows) == ["w1-in", "w1-in", "w1-out", "w2-in", "w2-in", "w2-out"]
