@@ -15,11 +15,9 @@ import peewee
 
 from src.strategy.domain.value_object.control_command import ControlCommand, ControlRequest
 from src.strategy.infrastructure.persistence.database_connection import (
-    CONNECTION_ERRORS,
-    DatabaseConnectionError,
     DatabaseLocation,
-    connection_error,
     open_database,
+    run_reconnecting,
 )
 from src.strategy.infrastructure.persistence.control_schema import (  # noqa: F401 - CONTROL_TABLE re-exported
     CONTROL_TABLE,
@@ -88,19 +86,7 @@ class StrategyControlRepository:
                               requested_at=from_storage_time(requested_at), note=note or "")
 
     def _run(self, operation: Callable[[], T], action: str) -> T:
-        """Runs ``operation``, once more on a fresh connection if the first one had broken (MySQL)."""
-        retry = self._location is not None and not self._location.is_sqlite
-        while True:
-            try:
-                self._ensure_schema()
-                return operation()
-            except CONNECTION_ERRORS as error:
-                self._database.close()
-                if not retry:
-                    if self._location is not None:
-                        raise connection_error(self._location, error, action) from None
-                    raise DatabaseConnectionError(f"cannot {action} the database: {type(error).__name__}") from None
-                retry = False
+        return run_reconnecting(self._database, self._location, self._ensure_schema, operation, action)
 
     def _ensure_schema(self) -> None:
         if not self._schema_ready:

@@ -20,10 +20,14 @@ SQLite runs in WAL mode with ``synchronous=FULL``:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import peewee
+
+T = TypeVar("T")
 
 DRIVERS = ("sqlite", "mysql")
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
@@ -110,3 +114,22 @@ def connection_error(location: DatabaseLocation, error: BaseException, action: s
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else ""
+
+
+def run_reconnecting(database: peewee.Database, location: DatabaseLocation | None, prepare: Callable[[], None],
+                     operation: Callable[[], T], action: str) -> T:
+    """Runs ``prepare`` (the schema on first use) and ``operation``, once more on a fresh connection if the
+    first one had broken (a MySQL server drops idle connections); SQLite is not retried. A failure is one
+    ``DatabaseConnectionError`` naming the database and what was being done."""
+    retry = location is not None and not location.is_sqlite
+    while True:
+        try:
+            prepare()
+            return operation()
+        except CONNECTION_ERRORS as error:
+            database.close()
+            if not retry:
+                if location is not None:
+                    raise connection_error(location, error, action) from None
+                raise DatabaseConnectionError(f"cannot {action} the database: {type(error).__name__}") from None
+            retry = False

@@ -26,11 +26,9 @@ import peewee
 
 from src.strategy.domain.event.base import DomainEvent
 from src.strategy.infrastructure.persistence.database_connection import (
-    CONNECTION_ERRORS,
-    DatabaseConnectionError,
     DatabaseLocation,
-    connection_error,
     open_database,
+    run_reconnecting,
 )
 from src.strategy.infrastructure.persistence.json_serializer import JsonSerializer, StateSerializationError
 from src.strategy.infrastructure.persistence.schema import (
@@ -258,27 +256,12 @@ class StateRepository:
 
     # ------------------------------------------------------------------ connection
     def _run(self, operation: Callable[[], T], action: str) -> T:
-        """Runs ``operation``, once more on a fresh connection if the first one had broken."""
-        retry = self._location is not None and not self._location.is_sqlite
-        while True:
-            try:
-                self._ensure_schema()
-                return operation()
-            except CONNECTION_ERRORS as error:
-                self._database.close()
-                if not retry:
-                    raise self._connection_error(error, action) from None
-                retry = False
+        return run_reconnecting(self._database, self._location, self._ensure_schema, operation, action)
 
     def _ensure_schema(self) -> None:
         if not self._schema_ready:
             ensure_schema(self._database, self._tables)
             self._schema_ready = True
-
-    def _connection_error(self, error: BaseException, action: str) -> DatabaseConnectionError:
-        if self._location is not None:
-            return connection_error(self._location, error, action)
-        return DatabaseConnectionError(f"cannot {action} the database: {type(error).__name__}")
 
 
 def _info(row: tuple) -> SnapshotInfo:
