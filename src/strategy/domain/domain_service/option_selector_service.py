@@ -161,9 +161,10 @@ class OptionSelectorService:
                 f"({len(liquid)} liquid, {len(priced)} with a delta; their |delta|: {seen})")
         middle = (s.target_delta_min + s.target_delta_max) / 2.0
         size, quote = min(inside, key=lambda pair: (abs(pair[0] - middle), -pair[1].volume, pair[1].vt_symbol))
+        days = quote.contract.days_to_expiry(today)
         return SelectionResult.chosen(
             quote, f"{signal}: {quote.vt_symbol}, {kind} |delta| {size:.3f} in {band}, strike "
-                   f"{quote.contract.strike}, expiry {expiry.isoformat()} ({quote.contract.days_to_expiry(today)} days)")
+                   f"{quote.contract.strike}, expiry {expiry.isoformat()} ({days} days)")
 
     def _liquidity_problem(self, quote: OptionQuote) -> str | None:
         s = self.settings
