@@ -33,6 +33,11 @@ class StrategySetting:
     min_volume: float = field(default=10.0, metadata=bounded(ge=0.0))
     min_open_interest: float = field(default=100.0, metadata=bounded(ge=0.0))
     max_spread_ratio: float = field(default=0.1, metadata=bounded(gt=0.0))
+    # How the selector picks the strike: the strike_level-th out-of-the-money strike (the default), or
+    # the liquid option whose |per-lot delta| is in [target_delta_min, target_delta_max], nearest the middle.
+    strike_selection: Literal["strike_level", "delta"] = "strike_level"
+    target_delta_min: float = field(default=0.15, metadata=bounded(gt=0.0, lt=1.0))
+    target_delta_max: float = field(default=0.25, metadata=bounded(gt=0.0, lt=1.0))
     # What the signals trade: "options" (sell puts/calls, the default) or "futures" (long/short the
     # product's dominant future; src/strategy/domain/domain_service/futures_side.py). The two ratios are
     # the futures side's stop and target, fractions of the entry price (off when null).
@@ -41,6 +46,9 @@ class StrategySetting:
     futures_profit_target_ratio: float | None = field(default=None, metadata=bounded(gt=0.0, lt=1.0))
 
     def __post_init__(self) -> None:
+        if self.target_delta_min > self.target_delta_max:
+            raise InvalidField("target_delta_max", f"{self.target_delta_max} is below target_delta_min "
+                                                   f"{self.target_delta_min}")
         if self.trade_instrument != "futures":
             for name in ("futures_stop_loss_ratio", "futures_profit_target_ratio"):
                 if getattr(self, name) is not None:

@@ -175,7 +175,9 @@ def build_cycle(strategy_name: str, vt_symbols: Sequence[str], config: StrategyC
                                      **put_call_filter(config)),
         option_selector=OptionSelectorService(OptionSelectorSettings(
             strike_level=setting.strike_level, min_volume=setting.min_volume,
-            min_open_interest=setting.min_open_interest, max_spread_ratio=setting.max_spread_ratio)),
+            min_open_interest=setting.min_open_interest, max_spread_ratio=setting.max_spread_ratio,
+            strike_selection=setting.strike_selection, target_delta_min=setting.target_delta_min,
+            target_delta_max=setting.target_delta_max)),
         sizing_service=PositionSizingService(SizingSettings(
             max_positions=setting.max_positions, position_ratio=setting.position_ratio,
             broker_margin_multiplier=config.account.broker_margin_multiplier)),

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from src.strategy.application.delta_selection import chain_deltas
 from src.strategy.application.handlers import StrategyCounters
 from src.strategy.application.hedge_plan import delta_hedge_plan
 from src.strategy.application.message_bus import MessageBus
@@ -429,7 +430,9 @@ class TradingCycle:
 
     def _open(self, instrument, bar: BarSnapshot, signal: SignalType, now: datetime) -> None:
         chain = self.instruments.chain(instrument.product)
-        selection = self.services.option_selector.select_option(chain, signal, bar.close, now.date())
+        selector = self.services.option_selector
+        deltas = chain_deltas(self, chain, signal, now) if selector.by_delta else None  # strike_selection: delta
+        selection = selector.select_option(chain, signal, bar.close, now.date(), deltas)
         if not selection.is_selected:
             self._refuse(now, STAGE_OPTION_SELECTION, None, selection.reason, instrument.product)
             return

@@ -19,19 +19,33 @@
      ``max_spread_ratio`` (default 0.1: the spread at most a tenth of the mid)
      None switches the spread check off.
 
+With ``strike_selection="delta"`` step 3 changes: among that expiry's
+options of the side (one per strike, the one with more volume) that pass the
+liquidity check of step 4, take the one whose absolute per-lot delta is
+inside [``target_delta_min``, ``target_delta_max``] and closest to the
+band's middle (ties: more volume, then the symbol). The deltas are given by
+the caller as a mapping vt_symbol -> delta (the cycle prices them on the
+bar, each option's implied volatility from its own price); an option with no
+delta is not a candidate, and no option in the band is a refusal with its
+reason. The default stays ``strike_level``.
+
 The underlying price is the price of the future the product trades (the
 options' index is not quoted separately).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+import math
 
 from src.strategy.domain.value_object.market import OptionQuote
 from src.strategy.domain.value_object.selection_result import SelectionResult
 from src.strategy.domain.value_object.signal_type import SignalType
 from src.strategy.domain.value_object.validation import require_int, require_non_negative, require_positive
+
+
+STRIKE_SELECTIONS = ("strike_level", "delta")
 
 
 @dataclass(frozen=True)
@@ -42,9 +56,21 @@ class OptionSelectorSettings:
     min_volume: float = 10.0          # lots traded today (OptionQuote.volume)
     min_open_interest: float = 100.0
     max_spread_ratio: float | None = 0.1
+    strike_selection: str = "strike_level"   # or "delta"
+    target_delta_min: float = 0.15           # absolute per-lot delta band (delta mode only)
+    target_delta_max: float = 0.25
 
     def __post_init__(self) -> None:
         owner = "OptionSelectorSettings"
+        if self.strike_selection not in STRIKE_SELECTIONS:
+            raise ValueError(f"{owner}: strike_selection {self.strike_selection!r} is not one of {STRIKE_SELECTIONS}")
+        for name in ("target_delta_min", "target_delta_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+                raise ValueError(f"{owner}: {name} must be a number in (0, 1), got {value!r}")
+        if self.target_delta_min > self.target_delta_max:
+            raise ValueError(f"{owner}: target_delta_min {self.target_delta_min} is above "
+                             f"target_delta_max {self.target_delta_max}")
         require_int(owner, "strike_level", self.strike_level, 1)
         require_int(owner, "min_days_to_expiry", self.min_days_to_expiry, 0)
         require_int(owner, "max_days_to_expiry", self.max_days_to_expiry, 0)
@@ -61,8 +87,13 @@ class OptionSelectorService:
     def __init__(self, settings: OptionSelectorSettings = OptionSelectorSettings()) -> None:
         self.settings = settings
 
+    @property
+    def by_delta(self) -> bool:
+        return self.settings.strike_selection == "delta"
+
     def select_option(self, chain: Iterable[OptionQuote], signal: SignalType, underlying_price: float,
-                      today: date) -> SelectionResult:
+                      today: date, deltas: Mapping[str, float] | None = None) -> SelectionResult:
+        """``deltas`` (vt_symbol -> per-lot delta) is read only with ``strike_selection="delta"``."""
         s = self.settings
         signal = SignalType(signal)
         underlying_price = require_positive("OptionSelectorService", "underlying_price", underlying_price)
@@ -79,6 +110,8 @@ class OptionSelectorService:
                 f"{signal}: no {kind} expiry with {s.min_days_to_expiry}-{s.max_days_to_expiry} days left "
                 f"(days left in the chain: {available})")
         expiry = in_window[0]
+        if self.by_delta:
+            return self._select_by_delta(candidates, signal, expiry, today, deltas)
 
         by_strike: dict[float, OptionQuote] = {}
         for quote in candidates:
@@ -99,6 +132,39 @@ class OptionSelectorService:
         return SelectionResult.chosen(
             quote, f"{signal}: {quote.vt_symbol}, OTM {kind} level {s.strike_level}, strike {quote.contract.strike}, "
                    f"expiry {expiry.isoformat()} ({quote.contract.days_to_expiry(today)} days)")
+
+    def _select_by_delta(self, candidates: list[OptionQuote], signal: SignalType, expiry: date, today: date,
+                         deltas: Mapping[str, float] | None) -> SelectionResult:
+        s = self.settings
+        kind = signal.option_type.value.lower()
+        band = f"|delta| {s.target_delta_min:g}-{s.target_delta_max:g}"
+        if deltas is None:
+            return SelectionResult.refused(f"{signal}: strike_selection is delta but no deltas were given")
+        by_strike: dict[float, OptionQuote] = {}
+        for quote in candidates:
+            if quote.contract.expiry == expiry:
+                known = by_strike.get(quote.contract.strike)
+                if known is None or quote.volume > known.volume:
+                    by_strike[quote.contract.strike] = quote
+        liquid = [quote for quote in by_strike.values() if self._liquidity_problem(quote) is None]
+        if not liquid:
+            return SelectionResult.refused(
+                f"{signal}: none of the {len(by_strike)} {kind} strikes expiring {expiry.isoformat()} "
+                f"passes the liquidity filter")
+        priced = [(abs(float(deltas[q.vt_symbol])), q) for q in liquid
+                  if q.vt_symbol in deltas and math.isfinite(float(deltas[q.vt_symbol]))]
+        inside = [(size, q) for size, q in priced if s.target_delta_min <= size <= s.target_delta_max]
+        if not inside:
+            seen = ", ".join(f"{size:.3f}" for size in sorted(size for size, _ in priced)) or "none"
+            return SelectionResult.refused(
+                f"{signal}: no liquid {kind} expiring {expiry.isoformat()} with {band} "
+                f"({len(liquid)} liquid, {len(priced)} with a delta; their |delta|: {seen})")
+        middle = (s.target_delta_min + s.target_delta_max) / 2.0
+        size, quote = min(inside, key=lambda pair: (abs(pair[0] - middle), -pair[1].volume, pair[1].vt_symbol))
+        days = quote.contract.days_to_expiry(today)
+        return SelectionResult.chosen(
+            quote, f"{signal}: {quote.vt_symbol}, {kind} |delta| {size:.3f} in {band}, strike "
+                   f"{quote.contract.strike}, expiry {expiry.isoformat()} ({days} days)")
 
     def _liquidity_problem(self, quote: OptionQuote) -> str | None:
         s = self.settings
