@@ -41,7 +41,7 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--override-config", type=Path, default=None)
     parser.add_argument("--trading-target", type=Path, default=DEFAULT_TRADING_TARGET)
     parser.add_argument("--start", type=iso_date, default=None,
-                        help="first trading day (default: the sample market's first, 2026-01-05)")
+                        help="first trading day (default: the first after the warm-up on the sample market from 2026-01-05)")
     parser.add_argument("--end", type=iso_date, default=None,
                         help="last trading day (default: the sample market's last, 2026-02-06)")
     parser.add_argument("--capital", type=positive_number, default=1_000_000.0)
@@ -112,6 +112,9 @@ def _run(args, strategy_config, products, output_dir: Path, started: float) -> i
 
     runner = BacktestRunner(strategy_config, products, backtest, database, args.config, args.override_config,
                             futures_only=args.futures_only, fills=args.fills, sample_quotes=args.sample_quotes)
+    if args.start is None:  # the sample's first days are its warm-up: trade from the first day after it
+        start = runner.first_day_after_warmup(DEFAULT_START)
+        runner.backtest = backtest = BacktestConfig(start=start, end=end, capital=args.capital)
     try:
         result = runner.run(output_dir, progress_factory=None if args.no_progress else _progress_bar)
     except BacktestFailedError as exc:

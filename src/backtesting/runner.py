@@ -108,6 +108,16 @@ class BacktestRunner:
         self.registry: ContractRegistry | None = None
 
     # ---------------------------------------------------------------- universe
+    def first_day_after_warmup(self, data_start: date) -> date:
+        """The first day that can be traded when the bars begin on ``data_start``: the indicators warm up on
+        the trading days before it."""
+        day = data_start
+        if not self.calendar.is_trading_day(day):
+            day = self.calendar.next_trading_day(day)
+        for _ in range(warmup_trading_days(self.strategy_definition().setting)):
+            day = self.calendar.next_trading_day(day)
+        return day
+
     def strategy_definition(self) -> StrategyDefinition:
         # The schema admits only the names of STRATEGY_CLASSES (checked when the file was loaded).
         return self.strategy_config.strategies[0]
