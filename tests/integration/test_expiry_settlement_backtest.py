@@ -28,7 +28,7 @@ from src.strategy.domain.event.position_events import ManualCloseDetectedEvent, 
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE
 from src.strategy.strategy_entry import StrategyEntry
 
-START, END = date(2026, 1, 12), date(2026, 1, 23)
+START, END = date(2026, 1, 9), date(2026, 1, 23)  # trading from 01-09: positions are held into the 01-16 expiry
 EXPIRY = date(2026, 1, 16)
 OVERRIDE = CONFIG_DIR / "timeframe" / "15m.yaml"
 
