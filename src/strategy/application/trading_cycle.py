@@ -19,28 +19,28 @@ on the message bus (log, counters, monitor, notifications). Commands the
 events call for (closing an overfill) are carried out before the publication,
 so their own refusals are published with them.
 
+Two parts of the cycle live in modules of their own: the hedging (``cycle_hedging.CycleHedging``) and
+the book in numbers, i.e. Greeks, account and monitor view (``cycle_book.CycleBook``).
+
 Nothing here knows vnpy: ``src.strategy.strategy_entry`` translates the
 platform's callbacks into these calls, and ``bootstrap`` builds the cycle
 from the configuration tree.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from src.strategy.application.cycle_book import CycleBook
+from src.strategy.application.cycle_hedging import CycleHedging
 from src.strategy.application.delta_selection import chain_deltas
 from src.strategy.application.handlers import StrategyCounters
-from src.strategy.application.hedge_plan import delta_hedge_plan
 from src.strategy.application.message_bus import MessageBus
 from src.strategy.domain.aggregate.instrument_manager import InstrumentManager
 from src.strategy.domain.aggregate.position_aggregate import PositionAggregate
-from src.strategy.domain.domain_service.account_valuation import value_account
-from src.strategy.domain.event.account_events import MarginCallEvent
 from src.strategy.domain.domain_service.active_contract_tracker import ActiveContractTracker
 from src.strategy.domain.domain_service.advanced_order_scheduler import AdvancedOrderScheduler
 from src.strategy.domain.domain_service.bar_greeks import BarGreeks
@@ -49,11 +49,10 @@ from src.strategy.domain.domain_service.expiry_risk import ExpiryRiskWatch
 from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired
 from src.strategy.domain.domain_service.fee_ledger import FeeLedger
 from src.strategy.domain.domain_service.gamma_scalping_engine import GammaScalpingEngine
-from src.strategy.domain.domain_service.hedge_book import hedge_book
 from src.strategy.domain.domain_service.indicator_service import IndicatorService
 from src.strategy.domain.domain_service.option_greeks_service import OptionGreeksService
 from src.strategy.domain.domain_service.option_selector_service import OptionSelectorService
-from src.strategy.domain.domain_service.portfolio_delta import DeltaBandTracker, portfolio_delta_lots
+from src.strategy.domain.domain_service.portfolio_delta import DeltaBandTracker
 from src.strategy.domain.domain_service.portfolio_risk_aggregator import PortfolioRiskAggregator
 from src.strategy.domain.domain_service.position_sizing_service import PositionSizingService
 from src.strategy.domain.domain_service.signal_service import SignalService
@@ -75,7 +74,6 @@ from src.strategy.domain.interface.account_gateway import IAccountGateway
 from src.strategy.domain.interface.event_gateway import IEventGateway
 from src.strategy.domain.interface.order_gateway import IOrderGateway
 from src.strategy.domain.interface.trade_execution_gateway import ITradeExecutionGateway
-from src.strategy.domain.value_object.account_snapshot import AccountSnapshot
 from src.strategy.domain.value_object.advanced_order import AdvancedOrderSettings
 from src.strategy.domain.value_object.contract_params import ContractParams
 from src.strategy.domain.value_object.execution_settings import ExecutionSettings
@@ -89,10 +87,7 @@ from src.strategy.domain.value_object.option_contract import OptionContract
 from src.strategy.domain.value_object.order_instruction import OrderInstruction, OrderPurpose, align_price
 from src.strategy.domain.value_object.order_status import OrderStatus
 from src.strategy.domain.value_object.position_snapshot import PositionSnapshot
-from src.strategy.domain.value_object.risk import PositionGreeks
 from src.strategy.domain.value_object.signal_type import CloseReason, SignalType
-
-MONITOR_SMILE_POINTS = 200  # implied volatilities shown per snapshot, the most recently priced
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +151,7 @@ class CyclePorts:
     events: IEventGateway
 
 
-class TradingCycle:
+class TradingCycle(CycleHedging, CycleBook):
     def __init__(self, strategy_name: str, options: Mapping[str, OptionContract],
                  contract_params: Mapping[str, ContractParams], services: CycleServices, ports: CyclePorts,
                  bus: MessageBus | None = None, counters: StrategyCounters | None = None,
@@ -608,202 +603,6 @@ class TradingCycle:
         self.positions.prune_history(horizon)
         self.scheduler.prune(horizon)
         self.executor.prune(horizon, keep=self.scheduler.execution_ids_in_use())
-
-    # ------------------------------------------------------------ hedging
-    def _hedge(self, now: datetime) -> None:
-        """Measure each product's delta in lots of its future; hedge it when an engine is enabled."""
-        if self.safeguards is not None and self.safeguards.flattening:
-            return  # the kill switch closes the hedges with everything else
-        services = self.services
-        config = services.hedging_config
-        engine = services.gamma_engine if config.gamma_scalping_enabled else (
-            services.delta_engine if config.delta_hedging_enabled else None)
-        measured = []
-        for product in self.instruments.products():
-            hedge_symbol = self.instruments.active_contract(product)
-            price = self.last_prices.get(hedge_symbol) if hedge_symbol else None
-            if hedge_symbol is not None and price is not None:
-                measured.append((product, hedge_symbol, price))
-        option_products = {self.instruments.get(product).option_product for product, _, _ in measured}
-        self._greeks_of([p for p in self.positions.positions() if p.vt_symbol in self.options
-                         and self.options[p.vt_symbol].product in option_products], now)  # one pricing call
-        for product, hedge_symbol, price in measured:
-            band = None
-            if engine is services.delta_engine:  # the options' month where it trades; the band's floor
-                hedge_symbol, price, band = delta_hedge_plan(self, product, hedge_symbol, price, now)
-            delta = self.product_delta(product, hedge_symbol, now)
-            services.band_trackers[product].observe(delta)
-            self._roll_hedges(product, hedge_symbol, now)
-            if engine is None:
-                continue
-            working = self.executor.working_executions()
-            book = hedge_book(self.positions, working, hedge_symbol)
-            # Roll orders on the product's other months change its lots too when they fill.
-            rolling = sum(view.remaining * view.instruction.direction.sign for view in working
-                          if view.instruction.is_hedge and view.instruction.vt_symbol != hedge_symbol
-                          and view.instruction.vt_symbol in self.futures
-                          and self.futures[view.instruction.vt_symbol].product == product)
-            instruction = engine.evaluate(portfolio_delta=delta, hedge_symbol=hedge_symbol, reference_price=price,
-                                          at=now, long_lots=book.long_lots, short_lots=book.short_lots,
-                                          pending_lots=book.pending_lots + rolling, band=band)
-            if instruction is not None:
-                self._send(dataclasses.replace(instruction, purpose=OrderPurpose.HEDGE), now)
-
-    def _roll_hedges(self, product: str, hedge_symbol: str, now: datetime) -> None:
-        """Futures lots of the product in a month that is no longer its hedge contract are rolled:
-        closed there and opened in the hedge contract, the two orders sent together (both count as
-        working hedges, so the hedging engine neither waits for nor doubles them). So no hedge lot
-        is held into its month's expiry once the active contract has moved on."""
-        stale = [p for p in self.positions.positions() if p.vt_symbol != hedge_symbol
-                 and p.vt_symbol in self.futures and self.futures[p.vt_symbol].product == product
-                 and not is_expired(self.futures[p.vt_symbol].expiry, now)]
-        if not stale or (self.safeguards is not None and self.safeguards.is_locked(hedge_symbol)):
-            return  # a locked hedge contract: the lots stay where the gate moved them
-        working = self._symbols_being_worked()
-        for position in stale:
-            if position.vt_symbol in working:
-                continue
-            mark = self.last_prices.get(position.vt_symbol)
-            if mark is None:
-                continue
-            self._send(OrderInstruction(
-                vt_symbol=position.vt_symbol, direction=position.direction.opposite, offset=Offset.CLOSE,
-                volume=position.volume, price=align_price(mark, self.contract_params[position.vt_symbol].pricetick),
-                reason=f"roll hedge {position.vt_symbol} -> {hedge_symbol}", purpose=OrderPurpose.HEDGE), now)
-            target = self.last_prices.get(hedge_symbol)
-            if target is not None:
-                self._send(OrderInstruction(
-                    vt_symbol=hedge_symbol, direction=position.direction, offset=Offset.OPEN,
-                    volume=position.volume, price=align_price(target, self.contract_params[hedge_symbol].pricetick),
-                    reason=f"roll hedge {position.vt_symbol} -> {hedge_symbol}", purpose=OrderPurpose.HEDGE), now)
-
-    def product_delta(self, product: str, hedge_symbol: str, now: datetime) -> float:
-        """The product's options and futures held, in lots of its hedge future."""
-        option_product = self.instruments.get(product).option_product
-        held = [p for p in self.positions.positions()
-                if p.vt_symbol in self.options and self.options[p.vt_symbol].product == option_product]
-        greeks = self._greeks_of(held, now)
-        future_lots = sum(p.volume * p.direction.sign for p in self.positions.positions()
-                          if p.vt_symbol in self.futures and self.futures[p.vt_symbol].product == product)
-        return float(portfolio_delta_lots(
-            [p.volume * p.direction.sign for p in held],
-            [g.delta if g is not None else float("nan") for g in greeks],
-            [self.contract_params[p.vt_symbol].multiplier for p in held],
-            self.contract_params[hedge_symbol].multiplier, future_lots))
-
-    def hedging_summary(self) -> dict:
-        trackers = self.services.band_trackers.values()
-        observations = sum(t.observations for t in trackers)
-        return {
-            "hedge_trade_count": self.counters.hedge_trade_count,
-            "max_abs_portfolio_delta": max((t.max_abs_delta for t in trackers), default=0.0),
-            "share_of_bars_outside_band": sum(t.outside for t in trackers) / observations if observations else 0.0,
-            # The futures' P&L marked to market (open hedge lots included), from the P&L attribution;
-            # it replaces the former FIFO "scalping_pnl", which left open lots and the options out.
-            "hedge_pnl": (self.services.book_risk.attribution.totals()["hedge"]
-                          if self.services.book_risk is not None else 0.0),
-        }
-
-    # ------------------------------------------------------------ Greeks and account
-    def _greeks_of(self, held: Sequence[Position], now: datetime):
-        contracts = [self.options[p.vt_symbol] for p in held]
-        prices = [self.last_prices.get(p.vt_symbol, p.avg_price) for p in held]
-        return self._greeks_at(now).per_lot(contracts, prices)
-
-    def _greeks_at(self, now: datetime) -> BarGreeks:
-        """The Greeks already priced at ``now`` (see ``BarGreeks``); a new valuation time starts afresh."""
-        cache = self._bar_greeks
-        if cache is None or cache.now != now or cache.service is not self.services.greeks:
-            cache = self._bar_greeks = BarGreeks(self.services.greeks, now, self._underlying_price)
-        return cache
-
-    def _underlying_price(self, vt_symbol: str) -> float:
-        return self.last_prices.get(vt_symbol, float("nan"))
-
-    def position_greeks(self, now: datetime) -> list[PositionGreeks]:
-        held = [p for p in self.positions.positions() if p.vt_symbol in self.options]
-        return [PositionGreeks.from_greeks(p.vt_symbol, p.volume * p.direction.sign, 1.0, greeks)
-                for p, greeks in zip(held, self._greeks_of(held, now)) if greeks is not None]
-
-    def _candidate_greeks(self, contract: OptionContract, price: float, lots: int,
-                          now: datetime) -> PositionGreeks | None:
-        (greeks,) = self._greeks_at(now).per_lot([contract], [price])
-        return None if greeks is None else PositionGreeks.from_greeks(contract.vt_symbol, lots, 1.0, greeks)
-
-    def account(self, now: datetime) -> AccountSnapshot:
-        """One capital source per mode (see ``value_account``): live, the broker's funds (P&L, fees and
-        margins already in them); otherwise the capital less the fees paid, plus the book's P&L, less
-        the margin of positions and of working opening orders. Both scaled to this strategy's share."""
-        funds_of = getattr(self.ports.account, "funds", None)
-        return value_account(self.ports.account.capital(), self.positions, self.last_prices, self.options,
-                             self.contract_params, self.services.sizing_service, now, fees=self.fees.total,
-                             working_orders=self.positions.active_orders(), share=self.capital_share,
-                             funds=funds_of() if funds_of is not None else None, previous=self.previous_closes)
-
-    def _check_margin(self, now: datetime) -> None:
-        """At each mark: the largest margin held, and a ``MarginCallEvent`` when available funds fall
-        below zero (openings are refused meanwhile) or come back."""
-        account = self.account(now)
-        self.largest_margin = max(self.largest_margin, account.frozen)
-        in_call = account.available < 0
-        if in_call != self._margin_call:
-            self._margin_call = in_call
-            self._pending.append(MarginCallEvent(
-                now, balance=account.balance, available=account.available, margin=account.frozen,
-                detail="available below zero: openings refused" if in_call else "available back above zero"))
-
-    def monitor_view(self, at: datetime) -> dict:
-        """What the dashboard shows: positions (with IV and Greeks per option position), portfolio Greeks,
-        P&L, latest signals, and the implied volatilities known (the smile)."""
-        held = [p for p in self.positions.positions() if p.vt_symbol in self.options]
-        per_lot = dict(zip((p.vt_symbol for p in held), self._greeks_of(held, at)))
-        implied_vols = self.services.greeks.implied_vols
-        positions, unrealized, position_greeks = [], 0.0, []
-        for position in self.positions.positions():
-            mark = self.last_prices.get(position.vt_symbol, position.avg_price)
-            pnl = position.unrealized_pnl(mark)
-            unrealized += pnl
-            row = {"vt_symbol": position.vt_symbol, "direction": position.direction.value,
-                   "volume": position.volume, "avg_price": position.avg_price, "mark": mark,
-                   "unrealized_pnl": pnl}
-            greeks = per_lot.get(position.vt_symbol)
-            if greeks is not None:
-                held_greeks = PositionGreeks.from_greeks(position.vt_symbol,
-                                                         position.volume * position.direction.sign, 1.0, greeks)
-                position_greeks.append(held_greeks)
-                exposure = held_greeks.exposure()
-                row.update(iv=implied_vols.get(position.vt_symbol), delta=exposure.delta, gamma=exposure.gamma,
-                           vega=exposure.vega, theta=exposure.theta)
-            elif position.vt_symbol not in self.options:  # a future: delta is its lots
-                row.update(delta=float(position.volume * position.direction.sign))
-            positions.append(row)
-        total = self.services.risk_aggregator.aggregate(position_greeks).total
-        realized = self.positions.realized_pnl()
-        smile = []
-        for vt_symbol, iv in list(implied_vols.items())[-MONITOR_SMILE_POINTS:]:
-            contract = self.options.get(vt_symbol)
-            if contract is not None and math.isfinite(iv):
-                smile.append({"vt_symbol": vt_symbol, "expiry": contract.expiry.isoformat(),
-                              "option_type": contract.option_type.value, "strike": contract.strike, "iv": iv})
-        return {
-            "positions": positions,
-            "greeks": {"delta": total.delta, "gamma": total.gamma, "vega": total.vega, "theta": total.theta},
-            "pnl": {"realized": realized, "unrealized": unrealized, "total": realized + unrealized},
-            "signals": dict(self.latest_signals),
-            "active_contracts": dict(self.instruments.active_contracts()),
-            "hedging": self.hedging_summary(),
-            "counters": self.counters.as_dict(),
-            "smile": smile,
-            "account": self._account_view(at),
-            "underlying": {product: self.last_prices.get(vt_symbol)
-                           for product, vt_symbol in self.instruments.active_contracts().items()},
-            "safeguards": self.safeguards.view() if self.safeguards is not None else None,
-            **({"risk": self.services.book_risk.view(self, at)} if self.services.book_risk is not None else {}),
-        }
-
-    def _account_view(self, at: datetime) -> dict:
-        account = self.account(at)
-        return {"balance": account.balance, "margin": account.frozen, "available": account.available}
 
     # ------------------------------------------------------------ events
     def _refuse(self, at: datetime, stage: str, vt_symbol: str | None, reason: str, product: str | None) -> None:
