@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from vnpy.trader.constant import Exchange, Interval
 from vnpy.trader.object import BarData
 
+from src.strategy.infrastructure.csv_rows import data_rows
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE, EXCHANGE_TIMEZONE_NAME
 from src.strategy.domain.value_object.trading_session import CHINA_TRADING_SESSIONS, SessionPhase
 
@@ -226,19 +227,9 @@ def read_bar_csv(path: str | Path, symbol: str, exchange: Exchange, layout: BarC
         at = {key: columns[_normalise(column)] for key, column in wanted.items() if column is not None}
         width = len(header)
 
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as error:
-                yield reader.line_num, f"unreadable row: {error}"
-                continue
-            line = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) != width:
-                yield line, f"expected {width} fields, found {len(row)}"
+        for line, row in data_rows(reader, width, skip_blank=True):
+            if isinstance(row, str):
+                yield line, row
                 continue
             try:
                 if "datetime" in at:

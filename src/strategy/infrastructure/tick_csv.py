@@ -41,6 +41,7 @@ from pathlib import Path
 from vnpy.trader.constant import Exchange
 from vnpy.trader.object import TickData
 
+from src.strategy.infrastructure.csv_rows import data_rows
 from src.strategy.domain.value_object.exchange_time import EXCHANGE_TIMEZONE as CHINA_TZ
 
 REQUIRED_COLUMNS = ("timestamp", "price", "total_volume")
@@ -135,17 +136,9 @@ def read_ctp_tick_csv(
         )
         width = len(header)
 
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as error:
-                yield reader.line_num, f"unreadable row: {error}"
-                continue
-            line = reader.line_num
-            if len(row) != width:
-                yield line, f"expected {width} fields, found {len(row)}"
+        for line, row in data_rows(reader, width):
+            if isinstance(row, str):
+                yield line, row
                 continue
             if code_at is not None and row[code_at] and row[code_at] != symbol:
                 yield line, f"code {row[code_at]!r} is not the requested symbol {symbol!r}"
@@ -212,17 +205,9 @@ def _snapshot_rows(reader, columns: dict[str, int], width: int, symbol: str, exc
     optional = tuple((field, columns[column], column) for field, column in _SNAPSHOT_OPTIONAL_FIELDS
                      if column in columns)
     running_volume = 0.0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except (csv.Error, UnicodeDecodeError) as error:
-            yield reader.line_num, f"unreadable row: {error}"
-            continue
-        line = reader.line_num
-        if len(row) != width:
-            yield line, f"expected {width} fields, found {len(row)}"
+    for line, row in data_rows(reader, width):
+        if isinstance(row, str):
+            yield line, row
             continue
         if symbol_at is not None and row[symbol_at] and row[symbol_at] != symbol:
             yield line, f"symbol {row[symbol_at]!r} is not the requested symbol {symbol!r}"
