@@ -71,13 +71,9 @@ class CycleHedging:
         for position in stale:
             if position.vt_symbol in working:
                 continue
-            mark = self.last_prices.get(position.vt_symbol)
-            if mark is None:
+            if not self._close_at_mark(position, f"roll hedge {position.vt_symbol} -> {hedge_symbol}", now,
+                                       OrderPurpose.HEDGE):
                 continue
-            self._send(OrderInstruction(
-                vt_symbol=position.vt_symbol, direction=position.direction.opposite, offset=Offset.CLOSE,
-                volume=position.volume, price=align_price(mark, self.contract_params[position.vt_symbol].pricetick),
-                reason=f"roll hedge {position.vt_symbol} -> {hedge_symbol}", purpose=OrderPurpose.HEDGE), now)
             target = self.last_prices.get(hedge_symbol)
             if target is not None:
                 self._send(OrderInstruction(

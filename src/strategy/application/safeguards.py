@@ -283,13 +283,7 @@ class Safeguards:
         for position in cycle.positions.positions():
             if position.vt_symbol in working or self._expired(position.vt_symbol, now):
                 continue
-            mark = cycle.last_prices.get(position.vt_symbol)
-            if mark is None:
-                continue
-            cycle._send(OrderInstruction(
-                vt_symbol=position.vt_symbol, direction=position.direction.opposite, offset=Offset.CLOSE,
-                volume=position.volume, price=align_price(mark, cycle.contract_params[position.vt_symbol].pricetick),
-                reason="close KILL_SWITCH"), now)
+            cycle._close_at_mark(position, "close KILL_SWITCH", now)
 
     # ------------------------------------------------------------------ helpers
     def _request(self, instruction: OrderInstruction) -> OrderRequest:

@@ -477,14 +477,20 @@ class TradingCycle(CycleHedging, CycleBook):
             price=align_price(price, contract.pricetick), reason=f"open {signal.value}", signal=signal), now)
 
     def _close(self, position: Position, reason: CloseReason, at: datetime) -> None:
+        if not self._close_at_mark(position, f"close {reason.value}", at):
+            self._refuse(at, STAGE_EXECUTION, position.vt_symbol, "no price to close at", None)
+
+    def _close_at_mark(self, position: Position, reason: str, at: datetime,
+                       purpose: OrderPurpose = OrderPurpose.SIGNAL) -> bool:
+        """Sends a close of the whole position at its last price; False when it has none to be priced at."""
         mark = self.last_prices.get(position.vt_symbol)
         if mark is None:
-            self._refuse(at, STAGE_EXECUTION, position.vt_symbol, "no price to close at", None)
-            return
+            return False
         self._send(OrderInstruction(
             vt_symbol=position.vt_symbol, direction=position.direction.opposite, offset=Offset.CLOSE,
             volume=position.volume, price=align_price(mark, self.contract_params[position.vt_symbol].pricetick),
-            reason=f"close {reason.value}"), at)
+            reason=reason, purpose=purpose), at)
+        return True
 
     # ------------------------------------------------------------ orders
     def _send(self, instruction: OrderInstruction, at: datetime) -> None:
