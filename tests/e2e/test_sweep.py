@@ -17,7 +17,7 @@ from tests.e2e.cli import run_command
 
 START, END = "2026-01-08", "2026-01-14"
 GRID = """parameters:
-  strategies[0].setting.strike_level: [2, 4]
+  strategies[0].setting.target_delta_min: [0.1, 0.2]
   strategies[0].setting.max_positions: [2, 5]
 """
 
@@ -48,7 +48,7 @@ def sweep(args, database, home=None, timeout=600):
 def read_results(path: Path) -> dict[tuple, dict]:
     with path.open(encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
-    return {(row["tag"], row["param:strategies[0].setting.strike_level"],
+    return {(row["tag"], row["param:strategies[0].setting.target_delta_min"],
              row["param:strategies[0].setting.max_positions"]): row for row in rows}
 
 
@@ -65,7 +65,7 @@ def pool_run(database, grid_file, tmp_path_factory):
 def test_pool_sweep_writes_every_setting_ranks_them_and_leaves_home_alone(pool_run):
     folder, result = pool_run
     rows = read_results(folder / "results.csv")
-    assert sorted(rows) == [("", s, m) for s in ("2", "4") for m in ("2", "5")]
+    assert sorted(rows) == [("", d, m) for d in ("0.1", "0.2") for m in ("2", "5")]
     assert {row["status"] for row in rows.values()} == {"ok"}
     for row in rows.values():
         summary = json.loads(row["summary"])
@@ -79,19 +79,19 @@ def test_pool_sweep_writes_every_setting_ranks_them_and_leaves_home_alone(pool_r
     assert list((folder / "home").iterdir()) == []
 
 
-@pytest.mark.parametrize("strike_level, max_positions", [(2, 2), (4, 5)])
-def test_a_setting_in_the_sweep_equals_the_same_setting_run_alone(pool_run, database, tmp_path, strike_level,
+@pytest.mark.parametrize("delta_min, max_positions", [(0.1, 2), (0.2, 5)])
+def test_a_setting_in_the_sweep_equals_the_same_setting_run_alone(pool_run, database, tmp_path, delta_min,
                                                                    max_positions):
     folder, _ = pool_run
     override = tmp_path / "setting.yaml"
-    override.write_text(f"strategies:\n  - setting:\n      strike_level: {strike_level}\n"
+    override.write_text(f"strategies:\n  - setting:\n      target_delta_min: {delta_min}\n"
                         f"      max_positions: {max_positions}\n", encoding="utf-8")
     alone = run_command(["-m", "src.backtesting.cli", "--start", START, "--end", END, "--no-progress",
                          "--override-config", str(override), "--output-dir", str(tmp_path / "alone")],
                         database=database)
     assert alone.returncode == 0, alone.stderr
     expected = json.loads((tmp_path / "alone" / "summary.json").read_text(encoding="utf-8"))
-    row = read_results(folder / "results.csv")[("", str(strike_level), str(max_positions))]
+    row = read_results(folder / "results.csv")[("", str(delta_min), str(max_positions))]
     assert json.loads(row["summary"]) == expected
 
 
@@ -212,7 +212,7 @@ def test_ctrl_c_cancels_the_sweep_and_ends_its_workers(database, grid_file, tmp_
 
 def test_walk_forward_chooses_in_sample_and_tests_out_of_sample(database, tmp_path):
     grid = tmp_path / "grid.yaml"
-    grid.write_text("parameters:\n  strategies[0].setting.strike_level: [2, 4]\n", encoding="utf-8")
+    grid.write_text("parameters:\n  strategies[0].setting.target_delta_min: [0.1, 0.2]\n", encoding="utf-8")
     results = tmp_path / "results.csv"
     # Three in-sample days: the sample starts on 01-08 and the warm-up takes two whole trading days of bars.
     result = sweep(["--grid", str(grid), "--walk-forward", "3:1", "--workers", "2",

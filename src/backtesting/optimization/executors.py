@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -55,14 +57,30 @@ class SerialExecutor(Executor):
         return future
 
 
+class _WorkerPool(ProcessPoolExecutor):
+    """Workers start with Ctrl-C ignored. ``worker_initializer`` ignores it too, but only once the worker has
+    imported its way there: a Ctrl-C in that first second (a terminal sends it to the whole process group)
+    printed a worker's KeyboardInterrupt traceback under the sweep's one-line message. An ignored signal stays
+    ignored across spawn's exec, and Python then leaves it so."""
+
+    def _spawn_process(self):  # ProcessPoolExecutor's own hook (3.9+), called where a worker is started
+        if threading.current_thread() is not threading.main_thread():
+            return super()._spawn_process()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return super()._spawn_process()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
 @contextmanager
 def open_executor(choice: ExecutorChoice) -> Iterator[Executor]:
     if choice.kind == "serial":
         yield SerialExecutor()
         return
     if choice.kind == "pool":
-        pool = ProcessPoolExecutor(max_workers=choice.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker_initializer)
+        pool = _WorkerPool(max_workers=choice.workers, mp_context=multiprocessing.get_context("spawn"),
+                           initializer=worker_initializer)
         try:
             yield pool
         except BaseException:

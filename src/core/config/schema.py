@@ -33,9 +33,10 @@ class StrategySetting:
     min_volume: float = field(default=10.0, metadata=bounded(ge=0.0))
     min_open_interest: float = field(default=100.0, metadata=bounded(ge=0.0))
     max_spread_ratio: float = field(default=0.1, metadata=bounded(gt=0.0))
-    # How the selector picks the strike: the strike_level-th out-of-the-money strike (the default), or
-    # the liquid option whose |per-lot delta| is in [target_delta_min, target_delta_max], nearest the middle.
-    strike_selection: Literal["strike_level", "delta"] = "strike_level"
+    # How the selector picks the strike: the liquid option whose |per-lot delta| is in
+    # [target_delta_min, target_delta_max], nearest the middle (the default), or the strike_level-th
+    # out-of-the-money strike (the simple mode, which needs no pricing).
+    strike_selection: Literal["strike_level", "delta"] = "delta"
     target_delta_min: float = field(default=0.15, metadata=bounded(gt=0.0, lt=1.0))
     target_delta_max: float = field(default=0.25, metadata=bounded(gt=0.0, lt=1.0))
     # What the signals trade: "options" (sell puts/calls, the default) or "futures" (long/short the

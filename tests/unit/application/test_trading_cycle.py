@@ -116,8 +116,10 @@ def make_cycle(config, signals=None, hedging=False, cancel_mode="sync", extra_sy
     listener = ExchangeToCycle(gateway)
     gateway.listener = listener
     ports = CyclePorts(account=FakeAccount(capital), orders=FakeOrders(), events=LogLines())
+    # The chain below is laid out for the strike-level mode (the 4th out-of-the-money strike); the delta
+    # mode, the configuration's default, has tests of its own (test_option_selector_by_delta, the backtest).
     setting = StrategySetting(max_positions=5, position_ratio=0.1, strike_level=4, bar_window=1,
-                              bar_interval="MINUTE")
+                              bar_interval="MINUTE", strike_selection="strike_level")
     cycle = build_cycle("unit", [FUTURE, *OPTIONS, *extra_symbols], config, setting, gateway, ports, prices_from_bars=True)
     cycle.services.signal_service = signals or ScriptedSignals()
     listener.cycle = cycle

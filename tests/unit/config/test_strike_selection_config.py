@@ -16,13 +16,24 @@ def override(tmp_path: Path, setting: dict) -> Path:
     return path
 
 
-def test_strike_level_by_default_and_delta_when_asked(tmp_path):
+def test_delta_by_default_and_strike_level_when_asked(tmp_path):
     setting = load_strategy_config().strategies[0].setting
-    assert setting.strike_selection == "strike_level"
+    assert setting.strike_selection == "delta"
     assert (setting.target_delta_min, setting.target_delta_max) == (0.15, 0.25)
     chosen = load_strategy_config(DEFAULT_STRATEGY_CONFIG, override(tmp_path, {
-        "strike_selection": "delta", "target_delta_min": 0.1, "target_delta_max": 0.2})).strategies[0].setting
+        "target_delta_min": 0.1, "target_delta_max": 0.2})).strategies[0].setting
     assert (chosen.strike_selection, chosen.target_delta_min, chosen.target_delta_max) == ("delta", 0.1, 0.2)
+    simple = load_strategy_config(DEFAULT_STRATEGY_CONFIG, override(tmp_path, {
+        "strike_selection": "strike_level", "strike_level": 3})).strategies[0].setting
+    assert (simple.strike_selection, simple.strike_level) == ("strike_level", 3)
+
+
+def test_a_setting_without_the_key_chooses_by_delta():
+    """The schema's default, for a configuration file that predates the key."""
+    from src.core.config.schema import StrategySetting
+    setting = StrategySetting(max_positions=1, position_ratio=0.1, strike_level=4, bar_window=1,
+                              bar_interval="MINUTE")
+    assert setting.strike_selection == "delta"
 
 
 @pytest.mark.parametrize("setting, key, problem", [

@@ -56,7 +56,7 @@ class OptionSelectorSettings:
     min_volume: float = 10.0          # lots traded today (OptionQuote.volume)
     min_open_interest: float = 100.0
     max_spread_ratio: float | None = 0.1
-    strike_selection: str = "strike_level"   # or "delta"
+    strike_selection: str = "strike_level"   # or "delta"; the configuration defaults to delta (StrategySetting)
     target_delta_min: float = 0.15           # absolute per-lot delta band (delta mode only)
     target_delta_max: float = 0.25
 
