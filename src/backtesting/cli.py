@@ -31,6 +31,7 @@ EXIT_FAILED = 1
 RUN_ID_TIMEZONE = ZoneInfo("Asia/Shanghai")
 INTERRUPTED_MARK = "INTERRUPTED"
 MAX_RUN_ID_SUFFIX = 1000
+BAR_SECONDS = 60  # the backtest's time step: one 1-minute bar
 
 logger = logging.getLogger("backtesting")
 
@@ -130,6 +131,11 @@ def _run(args, strategy_config, products, output_dir: Path, started: float) -> i
     elif result.trading_from > start:
         print(f"Warning: the database has no bars for part of the warm-up, so it used the first days of the "
               f"period and trading started on {result.trading_from}, not {start}")
+    timeout = strategy_config.order_execution.timeout_seconds
+    if timeout < BAR_SECONDS:
+        print(f"Note: order_execution.timeout_seconds is {timeout:g}, shorter than a 1-minute bar: the backtest "
+              f"sees no finer time, so each attempt met a whole minute of the market; live and in the paper "
+              f"replay an attempt lasts {timeout:g} s and fills less often (README, \"Backtest and replay\")")
     print(result.statistics_table)
     print(f"\nReport: {result.output_dir}  (summary.json, trades.csv, chart.html, backtest.log)")
     print(f"Run time: {time.monotonic() - started:.1f} s")

@@ -20,9 +20,10 @@ from vnpy_portfoliostrategy import BacktestingEngine
 from vnpy_portfoliostrategy.template import StrategyTemplate
 
 from src.strategy.domain.domain_service.fee_ledger import FeeLedger
-from src.strategy.domain.domain_service.fill_model import FillDecision, FillModel, FillSource, NoFill
+from src.strategy.domain.domain_service.fill_model import FillDecision, FillModel, FillSource, Quote
 from src.strategy.domain.domain_service.fill_statistics import FillStatistics
 from src.strategy.domain.value_object.fee_schedule import FeeSchedule
+from src.strategy.domain.value_object.market_input import TopOfBook
 from src.strategy.infrastructure.gateway.vnpy_converters import from_vnpy_direction, from_vnpy_offset
 from src.core.config.errors import UserInputError
 
@@ -184,8 +185,13 @@ class OptionBacktestingEngine(BacktestingEngine):
     # ------------------------------------------------------------ fills
     def cross_limit_order(self) -> None:
         """Match the working orders against this minute's market (see ``FillModel``): on the contract's
-        quotes where known, else on its bar (nothing on a minute without a print); partial fills stay
-        working. Without a fill model, vnpy's crossing (the whole order at the bar's open), measured.
+        quotes where known, else on the quotes estimated around its bar's prints (``bar_path``; nothing on
+        a minute without a print); partial fills stay working. Without a fill model, vnpy's crossing (the
+        whole order at the bar's open), measured.
+
+        The market comes first, the orders second, as on the replay's ticks: each quote (or print) in turn
+        meets every working order of its contract in the order they were sent, all sharing the minute's
+        participation cap.
 
         With the model every order meets the minute's market before the strategy hears of any of it (as at
         an exchange, where the minute's quotes come before the strategy's reaction): vnpy tells the strategy
@@ -196,61 +202,95 @@ class OptionBacktestingEngine(BacktestingEngine):
             self._cross_all_like_vnpy()
             return
         dt = self.datetime
-        used: dict[str, int] = defaultdict(int)
         orders = list(self.active_limit_orders.values())
-        fills: dict[str, list[FillDecision]] = defaultdict(list)
+        by_symbol: dict[str, list] = defaultdict(list)
         for order in orders:
-            vt_symbol = order.vt_symbol
+            by_symbol[order.vt_symbol].append(order)
+        fills: dict[str, list[tuple[FillDecision, object]]] = defaultdict(list)
+        printed: dict[str, bool] = {}
+        for vt_symbol, symbol_orders in by_symbol.items():
             bar = self.history_data.get((dt, vt_symbol))
-            printed = bar is not None and bar.volume > 0
-            side = from_vnpy_direction(order.direction)
-            quotes = self.fill_quotes.quotes(vt_symbol, dt) if self.fill_quotes else ()
-            if quotes:
-                decisions = []
-                for quote in quotes:
+            printed[vt_symbol] = bar is not None and bar.volume > 0
+            market = self._market(vt_symbol, dt, bar if printed[vt_symbol] else None)
+            if not market:
+                for order in symbol_orders:
+                    self.fill_stats.record_no_print(order.vt_orderid)
+                continue
+            used = 0
+            for quote, reference in market:
+                for order in symbol_orders:
                     remaining = int(round(order.volume - order.traded))
                     if remaining <= 0:
-                        break
-                    decision = self.fill_model.match(side, order.price, remaining, quote, used[vt_symbol])
+                        continue
+                    decision = self.fill_model.match(from_vnpy_direction(order.direction), order.price, remaining,
+                                                     quote, used)
                     if decision.filled:
-                        decisions.append((decision, quote))
-                        used[vt_symbol] += decision.volume
+                        fills[order.vt_orderid].append((decision, reference))
+                        used += decision.volume
                         order.traded += decision.volume
-            else:
-                remaining = int(round(order.volume - order.traded))
-                decision = self.fill_model.match_bar(side, order.price, remaining,
-                                                     bar.open_price if printed else None,
-                                                     bar.volume if printed else 0.0, self.priceticks[vt_symbol],
-                                                     used[vt_symbol], is_option=vt_symbol in self.options)
-                decisions = []
-                if decision.no_fill is NoFill.NO_PRINT:
-                    self.fill_stats.record_no_print(order.vt_orderid)
-                elif decision.filled:
-                    decisions.append((decision, self._reference_quote(vt_symbol, dt)))
-                    used[vt_symbol] += decision.volume
-                    order.traded += decision.volume
+        for order in orders:
+            decisions = fills.get(order.vt_orderid)
             if not decisions:
                 continue
+            vt_symbol = order.vt_symbol
             complete = order.traded >= order.volume
             order.status = Status.ALLTRADED if complete else Status.PARTTRADED
             if complete:
                 self.active_limit_orders.pop(order.vt_orderid, None)
+            side = from_vnpy_direction(order.direction)
             for index, (decision, reference) in enumerate(decisions):
                 self.fill_stats.record_fill(order.vt_orderid, side, decision.price, decision.volume,
                                             decision.source, decision.quote, self.priceticks[vt_symbol],
-                                            self.sizes[vt_symbol], printed=printed,
+                                            self.sizes[vt_symbol], printed=printed[vt_symbol],
                                             complete=complete and index == len(decisions) - 1, reference=reference)
-            fills[order.vt_orderid] = [decision for decision, _reference in decisions]
         # Then the strategy hears of it: each order's new state, then its trades.
         for order in orders:
             decisions = fills.get(order.vt_orderid)
             if decisions:
                 self.strategy.update_order(order)
-                for decision in decisions:
+                for decision, _reference in decisions:
                     self._send_trade(order, decision.price, decision.volume)
             elif order.status == Status.SUBMITTING:
                 order.status = Status.NOTTRADED
                 self.strategy.update_order(order)
+
+    def _market(self, vt_symbol: str, dt: datetime, bar) -> list[tuple[Quote, Quote | None]]:
+        """The minute's market of one contract, in time order, each with the quote a fill against it is
+        checked against: its recorded quotes (each its own reference), else the quotes estimated around
+        its bar's prints (``bar`` None: no print this minute, no market). A reference quote (the sample's
+        table under ``--sample-quotes check``) is the minute's quote at its first print, so only a fill on
+        that print is checked against it; the later prints' quotes are not recorded (a fill on an estimated
+        quote is never at the far touch of its own print's quote: a property test of the model)."""
+        quotes = self.fill_quotes.quotes(vt_symbol, dt) if self.fill_quotes else ()
+        if quotes:
+            return [(quote, quote) for quote in quotes]
+        if bar is None:
+            return []
+        estimated = self.fill_model.bar_quotes(bar.open_price, bar.high_price, bar.low_price, bar.close_price,
+                                               bar.volume, self.priceticks[vt_symbol],
+                                               is_option=vt_symbol in self.options)
+        first = self._reference_quote(vt_symbol, dt)
+        return [(quote, first if index == 0 else None) for index, quote in enumerate(estimated)]
+
+    def estimated_touch(self, vt_symbol: str, dt: datetime, close: float, volume: float,
+                        open_interest: float) -> TopOfBook | None:
+        """The touch the strategy sees after a minute, the one the fills of the next minute are modelled on
+        (``StrategyEntry.on_bars`` asks for it in a backtest): the minute's last recorded quote, else the quote
+        estimated around its close (the replay's last rebuilt tick carries that same quote); None with vnpy's
+        crossing (which reproduces the former reports, priced off the last close) or without a print."""
+        if self.fill_model is None:
+            return None
+        quotes = self.fill_quotes.quotes(vt_symbol, dt) if self.fill_quotes else ()
+        if quotes:
+            quote = quotes[-1]
+        else:
+            tick = self.priceticks.get(vt_symbol)
+            if not (volume > 0 and close > 0 and tick):
+                return None
+            quote = self.fill_model.estimated_quote(close, tick, volume, is_option=vt_symbol in self.options)
+        return TopOfBook(vt_symbol, quote.bid or None, quote.ask or None, close, None, None,
+                         quote.bid_size if quote.bid else None, quote.ask_size if quote.ask else None, None,
+                         open_interest)
 
     def _reference_quote(self, vt_symbol: str, dt: datetime):
         if not self.reference_quotes:

@@ -36,6 +36,7 @@ from src.strategy.application.trading_cycle import CyclePorts, TradingCycle
 from src.strategy.domain.domain_service.option_selector_service import OptionSelectorSettings
 from src.strategy.domain.domain_service.position_sizing_service import SizingSettings
 from src.strategy.domain.event.position_events import PositionSettledEvent
+from src.strategy.domain.value_object.market_input import TopOfBook
 from src.strategy.infrastructure.bar_pipeline import BarPipeline
 from src.strategy.infrastructure.gateway.vnpy_account_gateway import VnpyAccountGateway
 from src.strategy.infrastructure.gateway.vnpy_clock import VnpyClock
@@ -242,8 +243,23 @@ class StrategyEntry(StrategyTemplate):
         prints = {vt_symbol: to_bar_print(bar) for vt_symbol, bar in bars.items()}
         future_bars = {vt_symbol: bar for vt_symbol, bar in bars.items() if vt_symbol in cycle.futures}
         window_bars = [to_bar_snapshot(bar) for bar in self.pipeline.update_bars(future_bars).values()]
-        cycle.on_bars(prints, window_bars, bar_time, now, trading=self.trading, recording=self.inited)
+        cycle.on_bars(prints, window_bars, bar_time, now, trading=self.trading, recording=self.inited,
+                      touches=self._bar_touches(bars))
         self._sync_variables()
+
+    def _bar_touches(self, bars: dict[str, BarData]) -> dict[str, TopOfBook] | None:
+        """A backtest with the quote-aware fills: the touch each bar leaves, the one its fills are modelled
+        on (``OptionBacktestingEngine.estimated_touch``), so the strategy prices its orders and filters its
+        options on the quote the replay's rebuilt ticks show it. None elsewhere (live ticks bring their own)."""
+        estimated_touch = getattr(self.strategy_engine, "estimated_touch", None)
+        if estimated_touch is None:
+            return None
+        touches = {}
+        for vt_symbol, bar in bars.items():
+            touch = estimated_touch(vt_symbol, bar.datetime, bar.close_price, bar.volume, bar.open_interest)
+            if touch is not None:
+                touches[vt_symbol] = touch
+        return touches
 
     def update_order(self, order: OrderData) -> None:
         super().update_order(order)

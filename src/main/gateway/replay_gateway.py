@@ -11,10 +11,11 @@ streams the subscribed contracts' data in time order:
 
 - contracts with ticks stored in the database for that day: those ticks;
 - the others: each 1-minute bar becomes the ticks that rebuild it
-  (``TickSynthesizer``): open, then low and high in the order a path from open
-  to close would most plausibly take them (a bar closing up dips first, one
-  closing down peaks first), then close, at 0.5, 15.5, 30.5 and 45.5 s into the
-  minute (repeated prices are merged), with the cumulative volume and turnover
+  (``TickSynthesizer``): the bar's path of prints, ``fill_model.bar_path`` (open,
+  then low and high in the order a path from open to close would most plausibly
+  take them, then close; the prints the backtest matches against), at 0.5, 15.5,
+  30.5 and 45.5 s into the minute for futures and half a second later for
+  options (``OPTION_TICK_OFFSETS`` says why), with the cumulative volume and turnover
   of the trading day and the bar's open interest. Their quote is the source's
   own when it has a quote table (``quote_at``: the sample market's), else the
   quote the backtest's ``FillModel`` estimates around each price (two ticks plus
@@ -106,7 +107,7 @@ from src.main.gateway.replay_source import ReplaySource
 from src.strategy.application.bootstrap import option_contract_of
 from src.strategy.domain.domain_service.expiry_settlement import ExpirySettlement, is_expired, settlement_time
 from src.strategy.domain.domain_service.fee_ledger import FeeLedger
-from src.strategy.domain.domain_service.fill_model import FillModel, FillSource, Quote
+from src.strategy.domain.domain_service.fill_model import FillModel, FillSource, Quote, bar_path
 from src.strategy.domain.domain_service.fill_statistics import FillStatistics
 from src.strategy.domain.domain_service.position_sizing_service import PositionSizingService, SizingSettings
 from src.strategy.domain.value_object.contract_params import ContractParams
@@ -122,6 +123,13 @@ logger = logging.getLogger(__name__)
 EVENT_REPLAY = "eReplay"
 GATEWAY_NAME = "REPLAY"
 TICK_OFFSETS = tuple(timedelta(seconds=s) for s in (0.5, 15.5, 30.5, 45.5))
+# Options print half a second after the futures. The strategy decides on the futures' bars, and a bar is
+# complete on the next minute's first futures tick: the order it sends there then meets the option's first
+# print of that minute, as the backtest's order placed on a bar meets the next bar's open. Sharing the
+# futures' timestamps, the order of ticks within one timestamp decided instead: an attempt timing out on
+# the futures tick was cancelled, and its replacement sent, only after the option's print had passed, so a
+# retry never met the open (a flat bar's only print) and the replay filled half as often as the backtest.
+OPTION_TICK_OFFSETS = tuple(offset + timedelta(seconds=0.5) for offset in TICK_OFFSETS)
 SETTLEMENT_DELAY = timedelta(minutes=30)
 DAY_BOUNDARY_HOUR = 18
 MAX_PACED_GAP_SECONDS = 60.0
@@ -184,14 +192,8 @@ class TickSynthesizer:
         without one, each tick gets the quote the fill model estimates around its price."""
         vt_symbol = bar.vt_symbol
         tick_size = self.priceticks.get(vt_symbol, 0.0)
-        if bar.close_price >= bar.open_price:
-            path = [bar.open_price, bar.low_price, bar.high_price, bar.close_price]
-        else:
-            path = [bar.open_price, bar.high_price, bar.low_price, bar.close_price]
-        prices = [path[0]]
-        for price in path[1:]:
-            if price != prices[-1]:
-                prices.append(price)
+        offsets = self._offsets(vt_symbol)
+        prices = bar_path(bar.open_price, bar.high_price, bar.low_price, bar.close_price)
         day = self._day.get(vt_symbol)
         if day is None:
             day = self._day[vt_symbol] = [0.0, 0.0, bar.open_price, bar.open_price, bar.open_price]
@@ -219,7 +221,7 @@ class TickSynthesizer:
                 bid, ask = price, price
             tick = TickData(
                 gateway_name=self.gateway_name, symbol=bar.symbol, exchange=bar.exchange,
-                datetime=bar.datetime + TICK_OFFSETS[index], name=bar.symbol,
+                datetime=bar.datetime + offsets[index], name=bar.symbol,
                 volume=volume, turnover=turnover, open_interest=bar.open_interest, last_price=price,
                 last_volume=volume - (ticks[-1].volume if ticks else base_volume),
                 open_price=day[2], high_price=day[3], low_price=day[4],
@@ -263,13 +265,16 @@ class TickSynthesizer:
         volume, turnover = (day[0], day[1]) if day is not None else (0.0, 0.0)
         return TickData(
             gateway_name=self.gateway_name, symbol=like.symbol, exchange=like.exchange,
-            datetime=minute + TICK_OFFSETS[0], name=like.symbol, volume=volume, turnover=turnover,
+            datetime=minute + self._offsets(vt_symbol)[0], name=like.symbol, volume=volume, turnover=turnover,
             open_interest=last.open_interest if last is not None else like.open_interest, last_price=price,
             last_volume=0.0, open_price=day[2] if day else price, high_price=day[3] if day else price,
             low_price=day[4] if day else price, pre_close=self._previous_close.get(vt_symbol, 0.0),
             bid_price_1=quote.bid, ask_price_1=quote.ask,
             bid_volume_1=quote.bid_size if quote.bid > 0 else 0.0,
             ask_volume_1=quote.ask_size if quote.ask > 0 else 0.0)
+
+    def _offsets(self, vt_symbol: str) -> tuple[timedelta, ...]:
+        return OPTION_TICK_OFFSETS if vt_symbol in self.options else TICK_OFFSETS
 
     def remember(self, tick: TickData) -> None:
         """A stored tick was replayed: it is the contract's last tick for the settlement record."""

@@ -220,10 +220,13 @@ class TradingCycle(CycleHedging, CycleBook):
 
     # ------------------------------------------------------------ inputs
     def on_bars(self, prints: Mapping[str, BarPrint], window_bars: Iterable[BarSnapshot], bar_time: datetime,
-                now: datetime, trading: bool, recording: bool) -> None:
+                now: datetime, trading: bool, recording: bool,
+                touches: Mapping[str, TopOfBook] | None = None) -> None:
         """One minute of 1-minute bars (``bar_time``: the latest bar's start) and the window bars
         they completed. ``trading``: orders may be sent; ``recording``: warm-up is over, so
-        monitor snapshots and autosave run."""
+        monitor snapshots and autosave run. ``touches``: a bar backtest's modelled quote after each
+        bar (the fill model's), in place of the ticks' touch; the executor prices off it and the
+        option quotes carry it, as they would on the replay's ticks."""
         trading = trading and self.idle_reason is None
         contracts = self.services.contracts
         new_day = contracts.start_day_if_new(bar_time)
@@ -240,10 +243,15 @@ class TradingCycle(CycleHedging, CycleBook):
                                         f"{change.current}")
         for vt_symbol, bar in prints.items():
             self.last_prices[vt_symbol] = bar.close
-            if self.prices_from_bars:
+            touch = touches.get(vt_symbol) if touches is not None else None
+            if touch is not None:
+                self.executor.update_price(vt_symbol, bid=touch.bid, ask=touch.ask, last=bar.close)
+            elif self.prices_from_bars and touches is None:
                 self.executor.update_price(vt_symbol, last=bar.close)
             option = self.options.get(vt_symbol)
             if option is not None:
+                if touch is not None:
+                    self.quote_builder.note_touch(touch)
                 self.instruments.update_option_quote(self.quote_builder.from_bar(option, bar))
         self._settle_expired(now)
         self._pending.extend(self.expiry_watch.check(self.positions.positions(), self.options, self.last_prices, now))

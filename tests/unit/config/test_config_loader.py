@@ -47,7 +47,7 @@ def test_shipped_config_holds_every_key_of_the_spec():
     assert (cash.book.vega.soft, cash.book.vega.hard) == (6000.0, 12000.0)
     assert cash.per_underlying.theta is None and cash.on_hard_breach == "close_largest"
     assert config.greeks_risk.time_to_expiry.basis == "trading"
-    assert dataclasses.astuple(config.order_execution) == (30.0, 3, 2, 5)
+    assert dataclasses.astuple(config.order_execution) == (60.0, 3, 2, 5)
     assert config.hedging.delta_hedging.target_delta == 0.0
     assert config.hedging.delta_hedging.hedging_band == 0.5
     assert config.hedging.gamma_scalping.rebalance_threshold == 0.3

@@ -15,6 +15,7 @@ from src.strategy.domain.domain_service.fill_model import (
     NoFill,
     Quote,
     SpreadRule,
+    bar_path,
     is_at_or_beyond_far_touch,
 )
 from src.strategy.domain.domain_service.fill_statistics import FillStatistics
@@ -204,3 +205,41 @@ def test_a_bar_fill_is_never_at_the_far_touch_of_the_true_quote(side, bid_ticks,
     decision = FillModel().match_bar(side, None, 1, print_price, traded, TICK, is_option=is_option)
     if decision.filled:
         assert not is_at_or_beyond_far_touch(side, decision.price, true)
+
+
+@st.composite
+def bars(draw):
+    """(open, high, low, close) in ticks, high and low bounding the other two."""
+    low = draw(st.integers(1, 3_000))
+    high = low + draw(st.integers(0, 40))
+    open_, close = draw(st.integers(low, high)), draw(st.integers(low, high))
+    return tuple(round(t * TICK, 10) for t in (open_, high, low, close))
+
+
+@given(bar=bars())
+def test_a_bar_path_runs_from_open_to_close_through_high_and_low(bar):
+    open_, high, low, close = bar
+    path = bar_path(open_, high, low, close)
+    assert path[0] == open_ and path[-1] == close
+    assert set(path) == {open_, high, low, close}
+    assert all(a != b for a, b in zip(path, path[1:]))
+    assert len(path) <= 4
+    # a bar closing up dips before it peaks; one closing down peaks first
+    if low != high and len(path) == 4:
+        assert path.index(low) < path.index(high) if close >= open_ else path.index(high) < path.index(low)
+
+
+def test_an_order_working_through_a_minute_meets_every_print_of_its_bar():
+    """A sell whose limit is above the open's estimated bid fills on the minute's high, as the replay's tick
+    at the high would fill it; all prints share the minute's cap."""
+    model = FillModel(FillSettings(participation=0.25))
+    quotes = model.bar_quotes(40.0, 41.0, 39.8, 40.8, 8.0, TICK)   # closing up: open, low, high, close
+    assert [q.bid for q in quotes] == [39.8, 39.6, 40.8, 40.6]    # two ticks wide: one tick below each print
+    used, fills = 0, []
+    for quote in quotes:
+        decision = model.match(Direction.SHORT, 40.4, 5, quote, used)
+        if decision.filled:
+            fills.append((decision.price, decision.volume))
+            used += decision.volume
+    assert fills == [(40.8, 2)]                                    # a quarter of 8 lots, on the high only
+    assert model.bar_quotes(40.0, 41.0, 39.8, 40.8, 0.0, TICK) == ()  # no print, no market

@@ -10,12 +10,16 @@ and for no more lots than the market can give it in a minute:
   0) fills nothing on that side.
 - **On bars** (no quote known): a minute without a print of the contract (no bar,
   or a bar of volume 0, as vnpy's forward-filled bars are) fills nothing: the
-  order stays working. On a minute with a print the quote is *estimated* around
-  the minute's first print (the bar's open) with ``SpreadRule``: ``bid = open -
-  floor(n/2) ticks``, ``ask = bid + n ticks``, n the estimated spread in ticks; so
-  a buy pays at least half the estimated spread above the print, a sell receives
-  at least half below it. vnpy instead filled at the open, i.e. at whichever side
-  the print happened to be on (the far touch half of the time).
+  order stays working. On a minute with a print the market is the bar's path of
+  prints (``bar_path``: open, then low and high in the order a path from open to
+  close most plausibly takes them, then close), each with a quote *estimated*
+  around it with ``SpreadRule``: ``bid = print - floor(n/2) ticks``, ``ask = bid + n
+  ticks``, n the estimated spread in ticks; so a buy pays at least half the
+  estimated spread above the print, a sell receives at least half below it. vnpy
+  instead filled at the open, i.e. at whichever side the print happened to be on
+  (the far touch half of the time). The paper replay rebuilds the same path as
+  ticks carrying the same quotes, so an order working through a minute meets the
+  same market in both.
 - **Size**: per contract and minute, all orders together take at most
   ``participation`` of what is available (the touch size of a quote; the bar's
   volume on bars), rounded down, but at least ``min_lots`` when anything is
@@ -55,7 +59,7 @@ _EPSILON = 1e-9
 
 class FillSource(StrEnum):
     QUOTE = "quote"   # a recorded (or generated) bid/ask
-    BAR = "bar"       # a quote estimated around a bar's first print
+    BAR = "bar"       # a quote estimated around one of a bar's prints
 
 
 class NoFill(StrEnum):
@@ -167,6 +171,19 @@ def is_at_or_beyond_far_touch(side: Direction, price: float, quote: Quote) -> bo
     return quote.ask > 0 and price >= quote.ask - _EPSILON
 
 
+def bar_path(open_price: float, high: float, low: float, close: float) -> tuple[float, ...]:
+    """A minute's prints in the order a path from open to close most plausibly takes them: a bar closing
+    up dips first (open, low, high, close), one closing down peaks first (open, high, low, close); a price
+    repeated by the next is given once. The backtest matches against these prints, and the replay's
+    ticks rebuilt from a bar are these prints."""
+    path = (open_price, low, high, close) if close >= open_price else (open_price, high, low, close)
+    prints = [path[0]]
+    for price in path[1:]:
+        if price != prints[-1]:
+            prints.append(price)
+    return tuple(prints)
+
+
 def _to_tick(price: float, tick: float) -> float:
     return round(round(price / tick) * tick, 10)
 
@@ -226,11 +243,21 @@ class FillModel:
     def match_bar(self, side: Direction, limit: float | None, remaining: int, print_price: float | None,
                   traded: float, tick: float, used: int = 0, is_option: bool = True) -> FillDecision:
         """Bars only: nothing on a minute without a print (``print_price`` None or ``traded`` 0), else
-        ``match`` against the quote estimated around the minute's first print."""
+        ``match`` against the quote estimated around that print."""
         if print_price is None or not print_price > 0 or not traded > 0:
             return FillDecision.none(NoFill.NO_PRINT)
         return self.match(side, limit, remaining, self.estimated_quote(print_price, tick, traded, is_option), used)
 
+    def bar_quotes(self, open_price: float, high: float, low: float, close: float, traded: float, tick: float,
+                   is_option: bool = True) -> tuple[Quote, ...]:
+        """Bars only: the quotes estimated around the minute's prints (``bar_path``), each showing the
+        minute's volume (the participation cap is per minute: ``used`` carries over between them); none
+        on a minute without a print (``traded`` 0)."""
+        if not traded > 0:
+            return ()
+        return tuple(self.estimated_quote(price, tick, traded, is_option)
+                     for price in bar_path(open_price, high, low, close) if price > 0)
+
 
 __all__ = ["FUTURE_SPREAD", "OPTION_SPREAD", "FillDecision", "FillModel", "FillSettings", "FillSource", "NoFill",
-           "Quote", "SpreadRule", "is_at_or_beyond_far_touch"]
+           "Quote", "SpreadRule", "bar_path", "is_at_or_beyond_far_touch"]

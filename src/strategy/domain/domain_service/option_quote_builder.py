@@ -5,8 +5,9 @@
   whatever the bar length;
 - ``bid``/``ask`` and the sizes shown there are the option's latest tick (an empty side, 0 from the
   platform, is None); a bar keeps them, since live a bar is built from the same ticks; a new trading
-  day forgets them. In a bar backtest there are no ticks: both stay None and the liquidity filter's
-  spread check is skipped, as before.
+  day forgets them. A bar backtest has no ticks: with the quote-aware fills each bar brings the quote
+  its fills are modelled on (``note_touch``), the one the replay's rebuilt ticks carry; with vnpy's
+  crossing both stay None and the liquidity filter's spread check is skipped, as before.
 
 So the selector sees the real market where there is one (a one-sided option is refused, a wide one too:
 ``OptionSelectorSettings.max_spread_ratio``) and the close rules mark at the mid when both sides are
@@ -32,6 +33,10 @@ class OptionQuoteBuilder:
     def new_day(self) -> None:
         self._day_volume.clear()
         self._touch.clear()
+
+    def note_touch(self, touch: TopOfBook) -> None:
+        """The touch a bar leaves in a backtest (its modelled quote), kept as a tick's would be."""
+        self._touch[touch.vt_symbol] = touch
 
     def from_bar(self, option: OptionContract, bar: BarPrint) -> OptionQuote:
         vt_symbol = option.vt_symbol
