@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/compare_hedging.py [--start 2026-01-05 --end 2026-02-06]
                                                 [--capital 5000000] [--limit-scale 5] [--band 0.5]
+                                                [--fills quotes|vnpy]
 
 Both runs use the 15-minute variant on the sample market (created when missing) with
 the money limits (greeks_risk.cash_limits) scaled by --limit-scale so that a larger book
@@ -10,8 +11,9 @@ month); "floor+month" (the band never under one futures lot, hedged in the optio
 "whalley-wilmott" (the cost-aware band, same floor and month). Printed: trades,
 hedge trades, the largest |portfolio delta| seen on a minute bar (in lots of the hedge
 future, before that minute's hedge), the share of minutes outside target +- band, the
-hedges' P&L marked to market (from the P&L attribution), breaches, net PnL, and the hedge
-round trips (futures lots opened then closed, FIFO), those closed the same day, per day.
+hedges' P&L marked to market (from the P&L attribution), breaches, the fills at or beyond the far
+touch of the sample's true quotes and on minutes without a print, the spread paid per lot, net PnL,
+and the hedge round trips (futures lots opened then closed, FIFO), those closed the same day, per day.
 """
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ from src.paths import CONFIG_DIR  # noqa: E402
 
 FIGURES = ("option_trade_count", "hedge_trade_count", "hedge_round_trips", "same_day_round_trips",
            "round_trips_per_day", "max_abs_portfolio_delta", "share_of_bars_outside_band", "hedge_pnl",
-           "risk_breach_count", "total_commission", "total_net_pnl", "max_drawdown")
+           "risk_breach_count", "far_touch_fills", "fills_on_no_print_minutes", "average_spread_paid_ticks",
+           "total_commission", "total_net_pnl", "max_drawdown")
 
 # name -> hedging.delta_hedging of the run (None: unhedged). "before" is the former behaviour: the band as
 # configured (0.5 lot), the dominant month.
@@ -100,6 +103,8 @@ def main() -> None:
     parser.add_argument("--capital", type=float, default=5_000_000.0)
     parser.add_argument("--limit-scale", type=float, default=5.0)
     parser.add_argument("--band", type=float, default=0.5)
+    parser.add_argument("--fills", choices=("quotes", "vnpy"), default="quotes",
+                        help="the fill model (default) or vnpy's crossing, as the backtest's --fills")
     args = parser.parse_args()
 
     database = create_database()
@@ -111,12 +116,13 @@ def main() -> None:
         config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, override)
         runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=args.start, end=args.end,
                                                                       capital=args.capital),
-                                database, DEFAULT_STRATEGY_CONFIG, override)
+                                database, DEFAULT_STRATEGY_CONFIG, override, fills=args.fills,
+                                sample_quotes="check")  # fills measured against the sample's true quotes
         result = runner.run(folder / name)
         results[name] = {**result.summary, **round_trips(folder / name / "trades.csv")}
         print(f"{name}: done ({folder / name})", flush=True)
     print(f"{args.start}..{args.end}, capital {args.capital:,.0f}, money limits x{args.limit_scale}, "
-          f"configured band {args.band} lots (reports in {folder})")
+          f"configured band {args.band} lots, fills: {args.fills} (reports in {folder})")
     print(f"{'figure':<28}" + "".join(f"{name:>17}" for name in VARIANTS))
     for figure in FIGURES:
         row = [results[name].get(figure, 0) for name in VARIANTS]

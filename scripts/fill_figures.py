@@ -5,7 +5,8 @@
 
 Runs the same backtest twice in this process through vnpy_portfoliostrategy's BacktestingEngine
 (created when missing, in the configured database): ``--fills vnpy`` (the former crossing, with the
-liquidity filter's former zero defaults) and the fill model on bars, both measured against the
+liquidity filter's former zero defaults and the strike chosen by level, as at the issue's branch point)
+and the default now (the fill model on bars, the strike by delta), both measured against the
 sample's true quotes (``--sample-quotes check``), and prints one JSON line per run: net P&L, fills,
 fills at or beyond the far touch, fills on minutes without a print, spread paid, partial fills,
 orders short of a print. ``--cost``: what the sample's quote table costs, the generation of the
@@ -38,7 +39,9 @@ from src.datafeed.sample_market import (  # noqa: E402
 KEYS = ("total_net_pnl", "option_trade_count", "future_trade_count", "fills_on_quotes", "fills_on_bars",
         "far_touch_fills", "fills_checked_against_quotes", "fills_on_no_print_minutes",
         "average_spread_paid_ticks", "average_spread_paid_vs_quotes_ticks", "spread_cost", "partial_fills",
-        "orders_unfilled_for_want_of_print", "total_commission", "total_slippage")
+        "orders_unfilled_for_want_of_print", "lots_on_bars", "lots_on_quotes", "total_commission",
+        "total_slippage", "risk_breach_count",
+        "hedge_trade_count")
 
 
 def cost() -> None:
@@ -69,9 +72,11 @@ def main() -> None:
     database = create_database(database_settings_from_environment())
     ensure_sample_market(database)
     for label, fills, zero_filters in (("vnpy crossing", "vnpy", True), ("fill model", "quotes", False)):
+        # "before" is the branch point: vnpy's crossing, the liquidity filter's zero defaults, the strike by level
         config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, args.override_config,
                                       assignments={"strategies[0].setting.min_volume": 0,
-                                                   "strategies[0].setting.min_open_interest": 0}
+                                                   "strategies[0].setting.min_open_interest": 0,
+                                                   "strategies[0].setting.strike_selection": "strike_level"}
                                       if zero_filters else None)
         runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=args.start, end=args.end), database,
                                 DEFAULT_STRATEGY_CONFIG, args.override_config, fills=fills, sample_quotes="check")

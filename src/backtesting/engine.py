@@ -14,7 +14,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from vnpy.trader.constant import Direction, Offset, Status
-from vnpy.trader.object import TradeData
+from vnpy.trader.object import BarData, TradeData
 from vnpy.trader.utility import extract_vt_symbol
 from vnpy_portfoliostrategy import BacktestingEngine
 from vnpy_portfoliostrategy.template import StrategyTemplate
@@ -272,25 +272,29 @@ class OptionBacktestingEngine(BacktestingEngine):
         first = self._reference_quote(vt_symbol, dt)
         return [(quote, first if index == 0 else None) for index, quote in enumerate(estimated)]
 
-    def estimated_touch(self, vt_symbol: str, dt: datetime, close: float, volume: float,
-                        open_interest: float) -> TopOfBook | None:
-        """The touch the strategy sees after a minute, the one the fills of the next minute are modelled on
-        (``StrategyEntry.on_bars`` asks for it in a backtest): the minute's last recorded quote, else the quote
-        estimated around its close (the replay's last rebuilt tick carries that same quote); None with vnpy's
-        crossing (which reproduces the former reports, priced off the last close) or without a print."""
+    def bar_touches(self, bars: dict[str, BarData]) -> dict[str, TopOfBook] | None:
+        """The touch each bar leaves the strategy, the one the fills of the next minute are modelled on
+        (``StrategyEntry.on_bars`` asks for it): the minute's last recorded quote, else the quote estimated
+        around the bar's close (the replay's last rebuilt tick of the minute carries that same quote); none
+        for a bar without a print (the last touch stands, as when no tick comes). None with vnpy's crossing,
+        which reproduces the former reports, priced off the last close."""
         if self.fill_model is None:
             return None
-        quotes = self.fill_quotes.quotes(vt_symbol, dt) if self.fill_quotes else ()
-        if quotes:
-            quote = quotes[-1]
-        else:
-            tick = self.priceticks.get(vt_symbol)
-            if not (volume > 0 and close > 0 and tick):
-                return None
-            quote = self.fill_model.estimated_quote(close, tick, volume, is_option=vt_symbol in self.options)
-        return TopOfBook(vt_symbol, quote.bid or None, quote.ask or None, close, None, None,
-                         quote.bid_size if quote.bid else None, quote.ask_size if quote.ask else None, None,
-                         open_interest)
+        touches = {}
+        for vt_symbol, bar in bars.items():
+            quotes = self.fill_quotes.quotes(vt_symbol, bar.datetime) if self.fill_quotes else ()
+            if quotes:
+                quote = quotes[-1]
+            else:
+                tick = self.priceticks.get(vt_symbol)
+                if not (bar.volume > 0 and bar.close_price > 0 and tick):
+                    continue
+                quote = self.fill_model.estimated_quote(bar.close_price, tick, bar.volume,
+                                                        is_option=vt_symbol in self.options)
+            touches[vt_symbol] = TopOfBook(vt_symbol, quote.bid or None, quote.ask or None, bar.close_price, None,
+                                           None, quote.bid_size if quote.bid else None,
+                                           quote.ask_size if quote.ask else None, None, bar.open_interest)
+        return touches
 
     def _reference_quote(self, vt_symbol: str, dt: datetime):
         if not self.reference_quotes:

@@ -249,17 +249,11 @@ class StrategyEntry(StrategyTemplate):
 
     def _bar_touches(self, bars: dict[str, BarData]) -> dict[str, TopOfBook] | None:
         """A backtest with the quote-aware fills: the touch each bar leaves, the one its fills are modelled
-        on (``OptionBacktestingEngine.estimated_touch``), so the strategy prices its orders and filters its
-        options on the quote the replay's rebuilt ticks show it. None elsewhere (live ticks bring their own)."""
-        estimated_touch = getattr(self.strategy_engine, "estimated_touch", None)
-        if estimated_touch is None:
-            return None
-        touches = {}
-        for vt_symbol, bar in bars.items():
-            touch = estimated_touch(vt_symbol, bar.datetime, bar.close_price, bar.volume, bar.open_interest)
-            if touch is not None:
-                touches[vt_symbol] = touch
-        return touches
+        on (``OptionBacktestingEngine.bar_touches``), so the strategy prices its orders and filters its
+        options on the quote the replay's rebuilt ticks show it. None elsewhere: live ticks bring their own,
+        and with vnpy's crossing the backtest prices off the last close, as it did."""
+        bar_touches = getattr(self.strategy_engine, "bar_touches", None)
+        return bar_touches(bars) if bar_touches is not None else None
 
     def update_order(self, order: OrderData) -> None:
         super().update_order(order)

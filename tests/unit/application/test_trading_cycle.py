@@ -129,14 +129,33 @@ def make_cycle(config, signals=None, hedging=False, cancel_mode="sync", extra_sy
 
 
 def minute(cycle: TradingCycle, at: datetime, future_close: float = 3900.0, trading: bool = True,
-           put_prices=PUT_PRICES, extra_prints=None) -> None:
+           put_prices=PUT_PRICES, extra_prints=None, touches=None) -> None:
     prints = {FUTURE: BarPrint(future_close, 120.0, 50_000.0)}
     prints.update({f"IO2502-P-{strike}.CFFEX": BarPrint(price, 30.0, 900.0) for strike, price in put_prices.items()})
     prints["IO2502-C-4000.CFFEX"] = BarPrint(40.0, 30.0, 900.0)
     prints.update(extra_prints or {})
     window = [BarSnapshot(FUTURE, at, future_close, future_close, future_close, future_close, 120.0,
                           open_interest=50_000.0)]
-    cycle.on_bars(prints, window, at, at + timedelta(minutes=1), trading=trading, recording=True)
+    cycle.on_bars(prints, window, at, at + timedelta(minutes=1), trading=trading, recording=True, touches=touches)
+
+
+def test_a_bar_backtest_prices_off_the_touch_its_bar_leaves_else_off_the_last_price(config):
+    """With the fill model each bar leaves the quote its fills are modelled on: the opening sells at that bid
+    less the slippage ticks, as on the replay's ticks; without one (vnpy's crossing) at the last price less
+    them, as before. slippage_ticks 2, IO's tick 0.2."""
+    put = "IO2502-P-3700.CFFEX"
+    cycle, gateway, _ = make_cycle(config)
+    minute(cycle, START)
+    (sent,) = gateway.sent
+    assert (sent.vt_symbol, sent.price) == (put, 23.6)  # the last price 24.0, two ticks through it
+
+    cycle, gateway, _ = make_cycle(config)
+    touch = TopOfBook(put, 23.8, 24.2, 24.0, None, None, 7.0, 7.0, None, 900.0)
+    minute(cycle, START, touches={put: touch})
+    (sent,) = gateway.sent
+    assert (sent.vt_symbol, sent.price) == (put, 23.4)  # the bid 23.8, two ticks through it
+    quote = cycle.instruments.get("IF").option_quote(put)
+    assert (quote.bid, quote.ask, quote.bid_size) == (23.8, 24.2, 7.0) and quote.mark_price == pytest.approx(24.0)
 
 
 def test_a_signal_opens_the_fourth_out_of_the_money_put_and_the_fill_books_it(config):
