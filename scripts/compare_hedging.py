@@ -126,8 +126,8 @@ def main() -> None:
     print(f"{'figure':<28}" + "".join(f"{name:>17}" for name in VARIANTS))
     for figure in FIGURES:
         row = [results[name].get(figure, 0) for name in VARIANTS]
-        print(f"{figure:<28}" + "".join(f"{value:>17,.4f}" if isinstance(value, float) else f"{value:>17}"
-                                        for value in row))
+        print(f"{figure:<28}" + "".join(f"{value:>17,.4f}" if isinstance(value, float)
+                                        else f"{'-' if value is None else value:>17}" for value in row))
 
 
 if __name__ == "__main__":
