@@ -2,7 +2,8 @@
 
 ``quotes(vt_symbol, minute)`` answers the quotes of a contract during the 1-minute bar that starts at
 ``minute`` (the minute an order resting since the previous bar meets the market), in time order;
-nothing when none are known, and the engine then falls back to the bar (``FillModel.match_bar``).
+nothing when none are known, and the engine then falls back to the bar (the quotes
+``FillModel.bar_quotes`` estimates around its prints).
 
 - ``TickQuoteBook``: the ticks stored in the database (the recorder's, or ``import-ticks --save-ticks``),
   read one contract-day at a time when first asked, for the contracts the tick overview lists.
