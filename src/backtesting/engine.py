@@ -285,15 +285,17 @@ class OptionBacktestingEngine(BacktestingEngine):
             quotes = self.fill_quotes.quotes(vt_symbol, bar.datetime) if self.fill_quotes else ()
             if quotes:
                 quote = quotes[-1]
+                bid, ask, bid_size, ask_size = quote.bid, quote.ask, quote.bid_size, quote.ask_size
             else:
                 tick = self.priceticks.get(vt_symbol)
                 if not (bar.volume > 0 and bar.close_price > 0 and tick):
                     continue
-                quote = self.fill_model.estimated_quote(bar.close_price, tick, bar.volume,
-                                                        is_option=vt_symbol in self.options)
-            touches[vt_symbol] = TopOfBook(vt_symbol, quote.bid or None, quote.ask or None, bar.close_price, None,
-                                           None, quote.bid_size if quote.bid else None,
-                                           quote.ask_size if quote.ask else None, None, bar.open_interest)
+                # once per bar and contract: the bare bid and ask (no validated Quote), both showing the volume
+                bid, ask = self.fill_model.estimated_touch(bar.close_price, tick, vt_symbol in self.options)
+                bid_size = ask_size = bar.volume
+            touches[vt_symbol] = TopOfBook(vt_symbol, bid or None, ask or None, bar.close_price, None, None,
+                                           bid_size if bid else None, ask_size if ask else None, None,
+                                           bar.open_interest)
         return touches
 
     def _reference_quote(self, vt_symbol: str, dt: datetime):

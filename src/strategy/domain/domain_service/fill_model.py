@@ -212,12 +212,16 @@ class FillModel:
         (no bid below one tick); both sides show ``traded`` lots."""
         require_positive("FillModel.estimated_quote", "print_price", print_price)
         require_positive("FillModel.estimated_quote", "tick", tick)
+        bid, ask = self.estimated_touch(print_price, tick, is_option)
+        return Quote(bid, ask, traded if bid > 0 else 0.0, traded, FillSource.BAR)
+
+    def estimated_touch(self, print_price: float, tick: float, is_option: bool = True) -> tuple[float, float]:
+        """``estimated_quote``'s bid and ask alone (bid 0.0: none), for a caller that checked its inputs and
+        asks once per bar and contract (the backtest's touch for the strategy)."""
         ticks = self.spread_rule(is_option).ticks(print_price, tick)
         bid = _to_tick(print_price - (ticks // 2) * tick, tick)
         ask = _to_tick(bid + ticks * tick, tick)
-        if bid < tick - _EPSILON:
-            bid = 0.0
-        return Quote(bid, ask, traded if bid > 0 else 0.0, traded, FillSource.BAR)
+        return (0.0 if bid < tick - _EPSILON else bid), ask
 
     # ----------------------------------------------------------------- matching
     def match(self, side: Direction, limit: float | None, remaining: int, quote: Quote, used: int = 0) -> FillDecision:

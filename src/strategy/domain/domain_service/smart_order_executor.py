@@ -171,6 +171,11 @@ class _Quote(NamedTuple):  # a tuple: one is made per contract per bar
     limit_down: float | None
 
 
+def _plain_side(value: float | None) -> bool:
+    """A side ``_side`` would keep as it is: unknown, or a positive finite float."""
+    return value is None or (type(value) is float and 0.0 < value < math.inf)
+
+
 def _side(owner: str, name: str, value: float | None) -> float | None:
     """A price of the book, None when unknown or absent (zero or below)."""
     return None if value is None or value <= 0 else require_positive(owner, name, value)
@@ -380,10 +385,11 @@ class SmartOrderExecutor:
                      last: float | None = None, *, limit_up: float | None = None,
                      limit_down: float | None = None) -> None:
         """The latest market of a contract; a side that is unknown (or absent from the book) is None."""
-        if (bid is None and ask is None and limit_up is None and limit_down is None and type(last) is float
-                and 0.0 < last < math.inf and type(vt_symbol) is str and vt_symbol.strip()):
-            # a bar's close alone, the one price of a bar backtest: what the checks below would keep
-            self._quotes[vt_symbol] = _Quote(None, None, last, None, None)
+        if (limit_up is None and limit_down is None and type(last) is float and 0.0 < last < math.inf
+                and _plain_side(bid) and _plain_side(ask) and type(vt_symbol) is str and vt_symbol.strip()):
+            # a bar backtest's close (and the touch its bar leaves), once per bar and contract: what the checks
+            # below would keep
+            self._quotes[vt_symbol] = _Quote(bid, ask, last, None, None)
             return
         owner = f"SmartOrderExecutor.update_price({vt_symbol!r})"
         require_text(owner, "vt_symbol", vt_symbol)
