@@ -72,6 +72,7 @@ class OptionBacktestingEngine(BacktestingEngine):
         self.fill_quotes = None      # a QuoteBook (src.backtesting.quote_book) or None
         self.reference_quotes = None
         self.fill_stats = FillStatistics()
+        self._touch_cache: dict[tuple[float, float, bool], tuple[float, float]] = {}
 
     # ------------------------------------------------------------------ streaming
     def load_data(self) -> None:
@@ -290,8 +291,13 @@ class OptionBacktestingEngine(BacktestingEngine):
                 tick = self.priceticks.get(vt_symbol)
                 if not (bar.volume > 0 and bar.close_price > 0 and tick):
                     continue
-                # once per bar and contract: the bare bid and ask (no validated Quote), both showing the volume
-                bid, ask = self.fill_model.estimated_touch(bar.close_price, tick, vt_symbol in self.options)
+                # once per bar and contract: the bare bid and ask (no validated Quote), both showing the volume;
+                # a contract's prices repeat, so each (price, tick, kind) is worked out once
+                key = (bar.close_price, tick, vt_symbol in self.options)
+                touch = self._touch_cache.get(key)
+                if touch is None:
+                    touch = self._touch_cache[key] = self.fill_model.estimated_touch(*key)
+                bid, ask = touch
                 bid_size = ask_size = bar.volume
             touches[vt_symbol] = TopOfBook(vt_symbol, bid or None, ask or None, bar.close_price, None, None,
                                            bid_size if bid else None, ask_size if ask else None, None,

@@ -67,6 +67,18 @@ class BarSnapshot:
                 f"got open={self.open} high={self.high} low={self.low} close={self.close}")
 
 
+def _plain_touch(bid: object, ask: object, bid_size: object, ask_size: object) -> bool:
+    """Sides and sizes the checks of ``OptionQuote`` would keep unchanged: each None or a plain float
+    (positive prices, non-negative sizes), and the bid not above the ask."""
+    for price in (bid, ask):
+        if price is not None and not (is_plain_non_negative(price) and price > 0.0):
+            return False
+    for size in (bid_size, ask_size):
+        if size is not None and not is_plain_non_negative(size):
+            return False
+    return bid is None or ask is None or bid <= ask
+
+
 @dataclass(frozen=True)
 class OptionQuote:
     """The latest known market of one option.
@@ -87,10 +99,10 @@ class OptionQuote:
     ask_size: float | None = None
 
     def __post_init__(self) -> None:
-        if (type(self.contract) is OptionContract and self.bid is None and self.ask is None
-                and is_plain_non_negative(self.last_price) and is_plain_non_negative(self.volume)
-                and is_plain_non_negative(self.open_interest)):
-            return  # a bar's quote, already what the checks below would make of it
+        if (type(self.contract) is OptionContract and is_plain_non_negative(self.last_price)
+                and is_plain_non_negative(self.volume) and is_plain_non_negative(self.open_interest)
+                and _plain_touch(self.bid, self.ask, self.bid_size, self.ask_size)):
+            return  # a bar's quote (once per option and bar), already what the checks below would make of it
         owner = f"OptionQuote({getattr(self.contract, 'vt_symbol', '?')})"
         if not isinstance(self.contract, OptionContract):
             raise TypeError(f"{owner}.contract must be an OptionContract, got {type(self.contract).__name__}")
