@@ -40,17 +40,6 @@ DAY2_GAP = (datetime(2021, 1, 5, 10, 0, tzinfo=EXCHANGE_TIMEZONE), 60)   # and 1
 SHORT_HOLE = (datetime(2021, 1, 5, 13, 30, tzinfo=EXCHANGE_TIMEZONE), 3)  # below min_gap_minutes: left alone
 
 
-class Token:
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return True
-
-
 def reference_bars(shared_data) -> list[BarData]:
     frame = market.if2101_minutes(shared_data)
     bars = []
@@ -97,7 +86,7 @@ def closes(slices) -> dict[datetime, float]:
 def test_the_datafeed_fills_the_recorders_gaps_and_the_log_says_how_many_bars_came_from_where(
         database, tushare_server, shared_data, caplog):
     caplog.set_level(logging.INFO)
-    feed = TushareDatafeed(token=Token("good-token"), url=tushare_server.url)
+    feed = TushareDatafeed(token=Secret("good-token"), url=tushare_server.url)
     warmup = history(database, [DatafeedHistorySource(feed, "tushare")])
     slices = warmup.load_bar_slices([VT_SYMBOL], END, days=2)
 
@@ -124,7 +113,7 @@ def test_without_a_source_the_gaps_stay_and_are_reported(database):
 
 def test_a_failing_datafeed_leaves_the_gaps_and_says_why(database, tushare_server, caplog):
     caplog.set_level(logging.INFO)
-    feed = TushareDatafeed(token=Token("wrong-token"), url=tushare_server.url)
+    feed = TushareDatafeed(token=Secret("wrong-token"), url=tushare_server.url)
     warmup = history(database, [DatafeedHistorySource(feed, "tushare")])
     warmup.load_bar_slices([VT_SYMBOL], END, days=2)
     assert warmup.last_report.still_missing == 120
@@ -175,7 +164,7 @@ def test_the_gateway_comes_first_and_the_datafeed_fills_what_it_lacks(database, 
         while main_engine.get_contract(VT_SYMBOL) is None:
             assert time.monotonic() < deadline, "the gateway's contract never reached the OMS"
             time.sleep(0.01)
-        feed = TushareDatafeed(token=Token("good-token"), url=tushare_server.url)
+        feed = TushareDatafeed(token=Secret("good-token"), url=tushare_server.url)
         warmup = history(database, [GatewayHistorySource(main_engine), DatafeedHistorySource(feed, "tushare")])
         slices = warmup.load_bar_slices([VT_SYMBOL], END, days=2)
     finally:
