@@ -7,7 +7,6 @@ equals the domain's, the margin is released and the strategy opens again.
 """
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime, time
 
 import pytest
@@ -52,15 +51,13 @@ def held_through_expiry(tmp_path_factory):
     database = create_database(DatabaseSettings.from_environment({"VNPY_DATABASE_DATABASE": str(folder / "s.db")}))
     # The whole sample market (its paths depend on the dates generated): the run's numbers are the README's.
     ensure_sample_market(database, DEFAULT_START, DEFAULT_END)
-    config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, OVERRIDE)
-    # Every option held into its last days raises its expiry risk event (the events change no decision).
-    config = dataclasses.replace(config, expiry=dataclasses.replace(config.expiry, pin_distance=0.99))
     # The strike by level, as when this scenario was built: the book it holds into the expiry is larger than
     # what it holds a week later (the delta default opens more after the expiry, and the last check, margin
     # at the end below margin on the expiry day, would then measure the new openings, not the release).
-    definition = config.strategies[0]
-    config = dataclasses.replace(config, strategies=(dataclasses.replace(definition, setting=dataclasses.replace(
-        definition.setting, strike_selection="strike_level")), *config.strategies[1:]))
+    # Every option held into its last days raises its expiry risk event (the events change no decision).
+    config = load_strategy_config(DEFAULT_STRATEGY_CONFIG, OVERRIDE,
+                                  assignments={"strategies[0].setting.strike_selection": "strike_level",
+                                               "expiry.pin_distance": 0.99})
     events: list[DomainEvent] = []
     runner = BacktestRunner(config, ("IF", "IM"), BacktestConfig(start=START, end=END), database,
                             DEFAULT_STRATEGY_CONFIG, OVERRIDE, event_handlers=((DomainEvent, events.append),))
