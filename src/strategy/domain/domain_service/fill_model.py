@@ -246,11 +246,13 @@ class FillModel:
 
     def match_bar(self, side: Direction, limit: float | None, remaining: int, print_price: float | None,
                   traded: float, tick: float, used: int = 0, is_option: bool = True) -> FillDecision:
-        """Bars only: nothing on a minute without a print (``print_price`` None or ``traded`` 0), else
-        ``match`` against the quote estimated around that print."""
-        if print_price is None or not print_price > 0 or not traded > 0:
+        """One print (a bar of one price): nothing on a minute without a print (``print_price`` None or
+        ``traded`` 0), else ``match`` against the quote estimated around it, as ``bar_quotes`` gives it."""
+        quotes = () if print_price is None else self.bar_quotes(print_price, print_price, print_price, print_price,
+                                                                traded, tick, is_option)
+        if not quotes:
             return FillDecision.none(NoFill.NO_PRINT)
-        return self.match(side, limit, remaining, self.estimated_quote(print_price, tick, traded, is_option), used)
+        return self.match(side, limit, remaining, quotes[0], used)
 
     def bar_quotes(self, open_price: float, high: float, low: float, close: float, traded: float, tick: float,
                    is_option: bool = True) -> tuple[Quote, ...]:
